@@ -1,0 +1,1 @@
+"""The audit log page: who did what, where and when (read-only)."""

@@ -1,0 +1,1 @@
+"""The home page: who you are, where, and the tenant's real figures."""

@@ -1,0 +1,1 @@
+"""People and posts: users, their memberships in a tenant, and API tokens."""

@@ -1,0 +1,1 @@
+"""Background job health for admins: queue lengths, failed jobs, retry."""

@@ -1,0 +1,179 @@
+"""Who is acting: sessions for people, tokens for systems; passwords, lockout, idle timeout."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, g, session
+from sqlalchemy import select
+
+from saas.db import TenantContext, utcnow
+from saas.extensions import db, login_manager
+from saas.models import ApiToken, Membership, User
+from saas.redis import redis
+from tenants.models import Tenant
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("liandong-timing-equaliser")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The acting membership or API token: tenant, role, unit and tenant context."""
+
+    tenant: Tenant
+    role: str
+    context: TenantContext
+    user: User | None = None
+    token: ApiToken | None = None
+    unit_id: int | None = None
+    membership_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.user is not None:
+            return self.user.display_name
+        return f"接口令牌：{self.token.name}" if self.token else "系统"
+
+
+# ---- passwords -------------------------------------------------------------------------------
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """Constant work whether or not the user exists; rehashes when parameters change."""
+    try:
+        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if ok and user is not None and _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return ok and user is not None
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """The password policy, as a message for people (None when acceptable)."""
+    if len(password) < 10:
+        return "密码至少10位"
+    if not any(c.isalpha() for c in password) or not any(c.isdigit() for c in password):
+        return "密码须同时包含字母和数字"
+    if username and username.lower() in password.lower():
+        return "密码不能包含用户名"
+    return None
+
+
+def end_all_sessions(user: User) -> None:
+    """Every session of this user (on any device) stops being accepted."""
+    user.auth_epoch += 1
+
+
+# ---- lockout ---------------------------------------------------------------------------------
+
+def _keys(username: str, address: str | None) -> tuple[str, str]:
+    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:24]
+    return f"login:fail:user:{digest}", f"login:fail:addr:{address or '-'}"
+
+
+def is_locked(username: str, address: str | None) -> bool:
+    user_key, addr_key = _keys(username, address)
+    user_n, addr_n = redis().mget(user_key, addr_key)
+    cfg = current_app.config
+    return int(user_n or 0) >= cfg["LOGIN_MAX_FAILURES"] or int(addr_n or 0) >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]
+
+
+def note_failure(username: str, address: str | None) -> None:
+    ttl = current_app.config["LOGIN_LOCK_MINUTES"] * 60
+    pipe = redis().pipeline()
+    for key in _keys(username, address):
+        pipe.incr(key)
+        pipe.expire(key, ttl)
+    pipe.execute()
+
+
+def clear_failures(username: str, address: str | None) -> None:
+    redis().delete(_keys(username, address)[0])
+
+
+# ---- sessions --------------------------------------------------------------------------------
+
+@login_manager.user_loader
+def _load_user(session_id: str) -> User | None:
+    user_id, _, epoch = session_id.partition(":")
+    if not (user_id.isdigit() and epoch.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.auth_epoch != int(epoch):
+        return None
+    return user
+
+
+def idle_expired() -> bool:
+    """True when the session was idle too long; otherwise marks it as seen now."""
+    now = int(utcnow().timestamp())
+    seen = session.get("seen")
+    if seen is not None and now - seen > current_app.config["SESSION_IDLE_MINUTES"] * 60:
+        return True
+    session["seen"] = now
+    return False
+
+
+def memberships_of(user: User) -> list[Membership]:
+    """A user's memberships that are valid now, in every tenant (they are the user's own)."""
+    now = utcnow()
+    rows = db.session.scalars(
+        select(Membership).join(Tenant, Membership.tenant_id == Tenant.id)
+        .where(Membership.user_id == user.id, Tenant.active)
+        .order_by(Tenant.path, Membership.id)
+        .execution_options(all_tenants=True)
+    )
+    return [m for m in rows if m.is_valid(now)]
+
+
+def actor_for_membership(membership: Membership) -> Actor:
+    from tenants.service import context_for
+
+    return Actor(tenant=membership.tenant, role=membership.role, user=membership.user,
+                 unit_id=membership.unit_id, membership_id=membership.id,
+                 context=context_for(membership.tenant, membership.role, membership.user_id))
+
+
+# ---- API tokens ------------------------------------------------------------------------------
+
+def _token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_token(*, tenant: Tenant, role: str, unit_id: int | None, name: str, created_by: User | None) -> tuple[ApiToken, str]:
+    secret = "ld_" + secrets.token_urlsafe(32)
+    token = ApiToken(tenant_id=tenant.id, role=role, unit_id=unit_id, name=name, token_hash=_token_hash(secret),
+                     prefix=secret[:10], created_by_id=created_by.id if created_by else None)
+    db.session.add(token)
+    db.session.flush()
+    return token, secret
+
+
+def actor_for_token(secret: str) -> Actor | None:
+    """The actor behind a bearer token, or None when unknown or revoked."""
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(secret), ApiToken.revoked_at.is_(None))
+        .execution_options(all_tenants=True)  # the token names its tenant; found by its secret hash
+    )
+    if token is None or not token.tenant.active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+    from tenants.service import context_for
+
+    return Actor(tenant=token.tenant, role=token.role, token=token, unit_id=token.unit_id,
+                 context=context_for(token.tenant, token.role, None))
+
+
+def current_actor() -> Actor | None:
+    return g.get("actor")

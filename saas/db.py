@@ -1,0 +1,183 @@
+"""The scoped session: tenant context, the fail-closed tenant filter and the write wall.
+
+Every ORM statement that touches a `TenantOwned` table is filtered to the tenants the current
+context may read; with no context it raises. Flushing a `TenantOwned` row outside the tenants the
+context may write raises. The one way to read across tenants is the execution option
+`all_tenants=True` (grep for it); the one way to write anywhere is `system_context()` (CLI only).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from flask import g, has_app_context
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import DateTime, ForeignKey, event
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, with_loader_criteria
+from sqlalchemy.types import TypeDecorator
+
+
+class TenantContextMissing(RuntimeError):
+    """A tenant-owned table was queried or written with no tenant context set."""
+
+
+class TenantWriteRefused(PermissionError):
+    """A tenant-owned row was about to be written outside the tenants the context may write."""
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """Who acts, in which tenant, and which tenants they may read and write."""
+
+    tenant_id: int | None
+    read_ids: frozenset[int] = field(default_factory=frozenset)
+    write_ids: frozenset[int] = field(default_factory=frozenset)
+    actor_id: int | None = None
+    unrestricted: bool = False
+
+    def may_read(self, tenant_id: int | None) -> bool:
+        return self.unrestricted or tenant_id in self.read_ids
+
+    def may_write(self, tenant_id: int | None) -> bool:
+        return self.unrestricted or tenant_id in self.write_ids
+
+
+def current_context() -> TenantContext | None:
+    return g.get("_tenant_context") if has_app_context() else None
+
+
+def set_context(ctx: TenantContext | None) -> None:
+    g._tenant_context = ctx
+
+
+@contextmanager
+def as_tenant(ctx: TenantContext):
+    """Run a block under `ctx`, restoring the previous context afterwards."""
+    previous = current_context()
+    set_context(ctx)
+    try:
+        yield ctx
+    finally:
+        set_context(previous)
+
+
+def system_context() -> TenantContext:
+    """Unrestricted context for the CLI (demo data, maintenance). Never used for a request."""
+    return TenantContext(tenant_id=None, unrestricted=True)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on PostgreSQL and SQLite alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store aware datetimes only")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class TenantOwned:
+    """Mixin for every table whose rows belong to one tenant."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("tenants.id"), index=True, nullable=False)
+
+    @declared_attr
+    def tenant(cls):
+        return relationship("Tenant", lazy="joined", innerjoin=True)
+
+
+def tenant_owned_models() -> list[type]:
+    """Every mapped TenantOwned class (the generic isolation test walks this list)."""
+    from saas.extensions import db
+
+    return sorted(
+        (m.class_ for m in db.Model.registry.mappers if issubclass(m.class_, TenantOwned)),
+        key=lambda cls: cls.__name__,
+    )
+
+
+class TenantSession(FlaskSession):
+    """Flask-SQLAlchemy's session with the tenant filter and write wall attached (below)."""
+
+
+def _touches_tenant_owned(state) -> bool:
+    return any(issubclass(m.class_, TenantOwned) for m in state.all_mappers)
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _filter_by_tenant(state) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.execution_options.get("all_tenants"):
+        return
+    ctx = current_context()
+    if ctx is not None and ctx.unrestricted:
+        return
+    if ctx is None:
+        if _touches_tenant_owned(state):
+            raise TenantContextMissing("no tenant context: tenant-owned data cannot be read")
+        ids: list[int] = []  # joined tenant-owned tables yield nothing without a context
+    else:
+        ids = sorted(ctx.read_ids if state.is_select else ctx.write_ids)
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id.in_(ids), include_aliases=True)
+    )
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _refuse_foreign_writes(session, flush_context, instances) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(obj, TenantOwned):
+            continue
+        ctx = current_context()
+        if ctx is None:
+            raise TenantContextMissing(f"no tenant context: {type(obj).__name__} cannot be written")
+        if obj.tenant_id is None and getattr(obj, "tenant", None) is not None:
+            obj.tenant_id = obj.tenant.id
+        if obj.tenant_id is None and ctx.tenant_id is not None and obj in session.new:
+            obj.tenant_id = ctx.tenant_id
+        if not ctx.may_write(obj.tenant_id):
+            raise TenantWriteRefused(f"{type(obj).__name__} of tenant {obj.tenant_id} is outside this context")
+
+
+def register_transaction_boundary(app) -> None:
+    """The one transaction boundary of a request: commit on success, roll back otherwise."""
+    from saas.extensions import db
+
+    @app.after_request
+    def _commit(response):
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+
+@contextmanager
+def transaction():
+    """The transaction boundary for the CLI and jobs: commit on success, roll back on error."""
+    from saas.extensions import db
+
+    try:
+        yield db.session
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
