@@ -7,13 +7,14 @@ context may write raises. The one way to read across tenants is the execution op
 """
 from __future__ import annotations
 
+import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from flask import g, has_app_context
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import DateTime, ForeignKey, event
+from sqlalchemy import DateTime, Engine, ForeignKey, event
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, with_loader_criteria
 from sqlalchemy.types import TypeDecorator
 
@@ -155,6 +156,17 @@ def _refuse_foreign_writes(session, flush_context, instances) -> None:
             obj.tenant_id = ctx.tenant_id
         if not ctx.may_write(obj.tenant_id):
             raise TenantWriteRefused(f"{type(obj).__name__} of tenant {obj.tenant_id} is outside this context")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, record) -> None:
+    """Embedded SQLite: write-ahead log (web, worker and scheduler share the file), foreign keys on."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
 
 
 def register_transaction_boundary(app) -> None:

@@ -1,0 +1,138 @@
+"""Factories that build real rows through the services, and the world most tests stand on."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+
+from saas import auth
+from saas.db import as_tenant, system_context, transaction, utcnow
+from saas.extensions import db
+from saas.models import ApiToken, AuditLog, Membership, User
+from modules.units.models import Unit
+from tenants import service as tenants
+from tenants.models import Tenant
+
+PASSWORD = "ceshi2026pw"
+
+
+@lru_cache(maxsize=1)
+def _password_hash() -> str:
+    return auth.hash_password(PASSWORD)
+
+
+def tenant(code, name, level, parent=None, is_hub=False) -> Tenant:
+    return tenants.create(code=code, name=name, level=level, parent=parent, is_hub=is_hub)
+
+
+def unit(t: Tenant, word: str, name: str | None = None, kind: str = "department") -> Unit:
+    u = Unit(tenant_id=t.id, code=f"{t.code}-{word}", name=name or f"{t.name}{word}局", kind=kind,
+             liaison_name="测试联络员（演示）", liaison_phone="19900001234")
+    db.session.add(u)
+    db.session.flush()
+    return u
+
+
+def user(username: str, *posts, display_name: str | None = None) -> User:
+    """posts: (tenant, role) or (tenant, role, unit) or (tenant, role, unit, valid_until)."""
+    u = User(username=username, display_name=display_name or f"{username}（演示）", password_hash=_password_hash())
+    db.session.add(u)
+    db.session.flush()
+    for post in posts:
+        t, role, un, until = (*post, None, None)[:4]
+        db.session.add(Membership(user_id=u.id, tenant_id=t.id, role=role, unit_id=un.id if un else None,
+                                  valid_from=utcnow() - timedelta(minutes=1), valid_until=until))
+    db.session.flush()
+    return u
+
+
+def token(t: Tenant, role: str, un: Unit | None = None, name: str = "测试令牌") -> str:
+    _, secret = auth.issue_token(tenant=t, role=role, unit_id=un.id if un else None, name=name, created_by=None)
+    return secret
+
+
+# One factory per TenantOwned model: the generic isolation test requires every model to be here.
+def _membership(t: Tenant):
+    u = User(username=f"m{t.code}{utcnow().timestamp():.0f}", display_name="成员（演示）", password_hash=_password_hash())
+    db.session.add(u)
+    db.session.flush()
+    m = Membership(tenant_id=t.id, user_id=u.id, role="agent_12345")
+    db.session.add(m)
+    return m
+
+
+def _audit(t: Tenant):
+    row = AuditLog(tenant_id=t.id, actor_label="测试", action="test.event", result="ok", detail={})
+    db.session.add(row)
+    return row
+
+
+def _token(t: Tenant):
+    token(t, "agent_12345")
+    return None
+
+
+TENANT_OWNED_FACTORIES = {
+    Unit: lambda t: unit(t, "iso"),
+    Membership: _membership,
+    ApiToken: _token,
+    AuditLog: _audit,
+}
+
+
+@dataclass
+class World:
+    t: dict[str, Tenant] = field(default_factory=dict)
+    units: dict[str, Unit] = field(default_factory=dict)
+
+    def __getitem__(self, code: str) -> Tenant:
+        return self.t[code]
+
+
+def build_world() -> World:
+    """山西省 → 太原市 (hub) → 小店区, 迎泽区; 福建省 → 泉州市 → 德化县 (own hub); 重庆市 (hub) → 渝中区.
+
+    Users (password PASSWORD): sx_admin, sx_supervisor, ty_admin, ty_agent, xd_admin, xd_110,
+    yz_admin, dh_admin, cq_admin, ty_heating (unit handler), multi (太原 agent + 迎泽 county admin).
+    """
+    w = World()
+    with as_tenant(system_context()), transaction():
+        sx = tenant("140000", "山西省", "province")
+        ty = tenant("140100", "太原市", "city", sx, is_hub=True)
+        xd = tenant("140105", "小店区", "county", ty)
+        yz = tenant("140106", "迎泽区", "county", ty)
+        fj = tenant("350000", "福建省", "province")
+        qz = tenant("350500", "泉州市", "city", fj, is_hub=True)
+        dh = tenant("350526", "德化县", "county", qz, is_hub=True)
+        cq = tenant("500000", "重庆市", "province", is_hub=True)
+        yzq = tenant("500103", "渝中区", "county", cq)
+        for t in (sx, ty, xd, yz, fj, qz, dh, cq, yzq):
+            w.t[t.code] = t
+        for t, word in ((ty, "heating"), (ty, "urban"), (xd, "housing"), (yz, "housing"), (dh, "housing"),
+                        (cq, "urban"), (yzq, "housing")):
+            w.units[f"{t.code}-{word}"] = unit(t, word, kind="utility" if word == "heating" else "department")
+        user("sx_admin", (sx, "province_admin"))
+        user("sx_supervisor", (sx, "province_supervisor"))
+        user("ty_admin", (ty, "hub_admin"))
+        user("ty_agent", (ty, "agent_12345"))
+        user("ty_heating", (ty, "unit_handler", w.units["140100-heating"]))
+        user("xd_admin", (xd, "county_admin"))
+        user("xd_110", (xd, "desk_110"))
+        user("yz_admin", (yz, "county_admin"))
+        user("dh_admin", (dh, "hub_admin"))
+        user("cq_admin", (cq, "hub_admin"))
+        user("multi", (ty, "agent_12345"), (yz, "county_admin"))
+    return w
+
+
+def context_of(username: str, code: str):
+    """The tenant context a user's membership in `code` gives (for service-level tests)."""
+    from sqlalchemy import select
+
+    from saas.auth import actor_for_membership
+
+    m = db.session.scalar(select(Membership).join(User, Membership.user_id == User.id)
+                          .join(Tenant, Membership.tenant_id == Tenant.id)
+                          .where(User.username == username, Tenant.code == code)
+                          .execution_options(all_tenants=True))
+    return actor_for_membership(m)
