@@ -70,9 +70,10 @@ def enqueue(func, *args, tenant_id: int | None, actor_id: int | None = None, que
     if tenant_id is None:
         raise TenantContextMissing("job refused: it must carry a tenant")
     _check_args(args)
+    intervals = current_app.config.get("JOB_RETRY_INTERVALS", RETRY_INTERVALS)
     return queue(queue_name).enqueue_call(
         run_job, args=(_path(func), tenant_id, actor_id, list(args)),
-        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        retry=Retry(max=len(intervals), interval=intervals),
         meta={"tenant_id": tenant_id, "actor_id": actor_id, "func": _path(func)},
         description=_path(func), failure_ttl=30 * 24 * 3600,
     )

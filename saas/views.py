@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select, text
 
@@ -56,7 +56,7 @@ def login():
         user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
         audit.record_failure(None, "auth.login", tenant_id=_home_tenant_audit_id(user), result="locked",
                              label=username[:80] or "（空）")
-        error = LOCKED.format(minutes=db.get_app().config["LOGIN_LOCK_MINUTES"])
+        error = LOCKED.format(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
         return render_template("auth/login.html", error=error, username=username, next=next_url), 429
     user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     if not username or not auth.verify_password(user, password) or not user.active:
