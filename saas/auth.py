@@ -166,13 +166,13 @@ def actor_for_token(secret: str) -> Actor | None:
     )
     if token is None or not token.tenant.active:
         return None
-    now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now
     from tenants.service import context_for
 
-    return Actor(tenant=token.tenant, role=token.role, token=token, unit_id=token.unit_id,
-                 context=context_for(token.tenant, token.role, None))
+    context = context_for(token.tenant, token.role, None)
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now  # flushed later, under the context the caller sets from this actor
+    return Actor(tenant=token.tenant, role=token.role, token=token, unit_id=token.unit_id, context=context)
 
 
 def current_actor() -> Actor | None:

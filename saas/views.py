@@ -22,7 +22,8 @@ def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
     parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc and target.startswith("/") else None
+    local = not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//")
+    return target if local and "\\" not in target else None
 
 
 def _home_tenant_audit_id(user: User | None) -> int | None:

@@ -8,6 +8,7 @@ from saas.db import TenantContext
 from saas.extensions import db
 from tenants.models import LEVELS, Tenant
 
+PREFIX_DIGITS = {"province": 2, "city": 4}  # GB/T 2260: a child repeats its parent's leading digits
 CHILD_LEVEL = {"province": ("city", "county"), "city": ("county",), "county": ()}
 
 
@@ -75,6 +76,10 @@ def create(*, code: str, name: str, level: str, parent: Tenant | None, is_hub: b
         raise TenantError("只有省级租户可以没有上级")
     if parent is not None and level not in CHILD_LEVEL[parent.level]:
         raise TenantError(f"{parent.level_label}租户下不能设立{LEVELS[level]}租户")
+    if parent is not None:
+        prefix = parent.code[: PREFIX_DIGITS[parent.level]]
+        if not code.startswith(prefix) or code == parent.code:
+            raise TenantError(f"{parent.name}的下级行政区划代码应以 {prefix} 开头")
     tenant = Tenant(code=code, name=name, level=level, parent=parent, is_hub=is_hub,
                     runs_12345=runs_12345, runs_110=runs_110, path="")
     db.session.add(tenant)

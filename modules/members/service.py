@@ -104,20 +104,29 @@ def add_member(actor: Actor, data: MemberData) -> Membership:
 
 
 def end_membership(actor: Actor, membership: Membership) -> None:
-    if membership.tenant_id not in actor.context.write_ids or membership.role not in grantable_roles(actor):
+    if not _within_reach(actor, membership):
         raise permissions.PermissionDenied("members.manage")
     now = utcnow()
     if membership.valid_until is None or membership.valid_until > now:
         membership.valid_until = now
+    membership.expiry_noted_at = now  # ended by a person: the expiry job has nothing to add
     audit.record(actor, "membership.end", membership, detail={"username": membership.user.username,
                                                              "role": membership.role})
 
 
+def _within_reach(actor: Actor, membership: Membership) -> bool:
+    return membership.tenant_id in actor.context.write_ids and membership.role in grantable_roles(actor)
+
+
 def reset_password(actor: Actor, membership: Membership, password: str) -> None:
-    """An admin sets a new initial password; every session of that person ends."""
-    if membership.tenant_id not in actor.context.write_ids or membership.role not in grantable_roles(actor):
-        raise permissions.PermissionDenied("members.manage")
+    """An admin sets a new initial password; every session of that person ends.
+
+    Allowed only when every current post of that person is within the admin's reach: otherwise a
+    hub admin could take over an account that also holds posts elsewhere.
+    """
     user = membership.user
+    if not all(_within_reach(actor, m) for m in auth.memberships_of(user)) or not _within_reach(actor, membership):
+        raise permissions.PermissionDenied("members.manage")
     if problem := auth.password_problem(password, user.username):
         raise MemberError({"password": problem})
     user.password_hash = auth.hash_password(password)
@@ -129,7 +138,7 @@ def listing(tenant_ids, *, q: str = "", include_ended: bool = False):
     stmt = (select(Membership).join(User, Membership.user_id == User.id)
             .where(Membership.tenant_id.in_(tenant_ids)).order_by(Membership.tenant_id, Membership.role, User.username))
     if q:
-        stmt = stmt.where(User.username.contains(q.lower()) | User.display_name.contains(q))
+        stmt = stmt.where(User.username.contains(q.lower(), autoescape=True) | User.display_name.contains(q, autoescape=True))
     if not include_ended:
         now = utcnow()
         stmt = stmt.where((Membership.valid_until.is_(None)) | (Membership.valid_until > now))

@@ -86,7 +86,7 @@ def listing(tenant_ids, *, q: str = "", kind: str = ""):
     """Units of the given tenants (already limited by the scoped session), for lists."""
     stmt = select(Unit).where(Unit.tenant_id.in_(tenant_ids)).order_by(Unit.tenant_id, Unit.kind, Unit.code)
     if q:
-        stmt = stmt.where(Unit.name.contains(q) | Unit.code.contains(q))
+        stmt = stmt.where(Unit.name.contains(q, autoescape=True) | Unit.code.contains(q, autoescape=True))
     if kind in KINDS:
         stmt = stmt.where(Unit.kind == kind)
     return stmt

@@ -62,7 +62,7 @@ def edit(unit_id: int):
     if request.method == "POST":
         data = _form_data()
         try:
-            service.update(g.actor.tenant, g.actor, unit, data)
+            service.update(unit.tenant, g.actor, unit, data)
         except service.UnitError as exc:
             errors = exc.errors
         else:

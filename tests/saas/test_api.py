@@ -1,31 +1,19 @@
-"""The JSON API under /api/v1: bearer tokens, tenant scope, JSON errors, OpenAPI, and the token CLI.
-
-A token whose role reaches beyond its own tenant (served, oversight, tree) fails with 500 whenever it
-must stamp last_used_at (see the xfail tests below). Tests about answers and scopes use such tokens
-"recently used" (last_used_at = now) so that they check the scope rules and not that bug.
-"""
+"""The JSON API under /api/v1: bearer tokens, tenant scope, JSON errors, OpenAPI, and the token CLI."""
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
 
-from saas.db import as_tenant, system_context, transaction, utcnow
+from saas.db import as_tenant, system_context, transaction
 from saas.extensions import db
 from saas.models import ApiToken, AuditLog
 from tests import factories
 from tests.conftest import _Http, api, isolated
 
 
-BUG_LAST_USED = ("BUG: saas/auth.py:170-175 actor_for_token dirties ApiToken.last_used_at before context_for() "
-                 "queries tenants; autoflush runs with no tenant context -> TenantContextMissing -> 500")
-
-
-def _token(world, code: str, role: str, unit: str | None = None, *, recently_used: bool = False) -> str:
-    with as_tenant(system_context()), transaction() as session:
-        secret = factories.token(world[code], role, world.units[unit] if unit else None)
-        if recently_used:
-            session.scalar(select(ApiToken).where(ApiToken.prefix == secret[:10])).last_used_at = utcnow()
-        return secret
+def _token(world, code: str, role: str, unit: str | None = None) -> str:
+    with as_tenant(system_context()), transaction():
+        return factories.token(world[code], role, world.units[unit] if unit else None)
 
 
 def _revoke(secret: str) -> None:
@@ -63,7 +51,7 @@ def _assert_unauthorized(response) -> None:
     ("140000", "province_supervisor", "山西省", "province", None),
 ])
 def test_me_answers_tenant_hub_and_role(app, world, code, role, name, level, hub):
-    response = api(app, _token(world, code, role, recently_used=True)).get("/api/v1/me")
+    response = api(app, _token(world, code, role)).get("/api/v1/me")
     assert response.status_code == 200
     assert response.get_json() == {"tenant": {"code": code, "name": name, "level": level, "hub": hub},
                                    "role": role, "unit": None}
@@ -78,13 +66,11 @@ def test_me_shows_the_unit_of_a_unit_token(app, world):
 
 
 @pytest.mark.parametrize("code, role", [
-    ("140105", "county_admin"),
-    pytest.param("140105", "desk_110", marks=pytest.mark.xfail(strict=True, reason=BUG_LAST_USED)),
-    pytest.param("140100", "hub_admin", marks=pytest.mark.xfail(strict=True, reason=BUG_LAST_USED)),
-    pytest.param("140000", "province_supervisor", marks=pytest.mark.xfail(strict=True, reason=BUG_LAST_USED)),
-    pytest.param("140000", "province_admin", marks=pytest.mark.xfail(strict=True, reason=BUG_LAST_USED)),
+    ("140105", "county_admin"), ("140105", "desk_110"), ("140100", "hub_admin"),
+    ("140000", "province_supervisor"), ("140000", "province_admin"),
 ], ids=["own", "served-desk", "served-hub", "oversight", "tree"])
 def test_a_new_token_works_on_first_use_whatever_its_scope(app, world, code, role):
+    """Regression: stamping last_used_at before the context was built made every non-own scope a 500."""
     secret = _token(world, code, role)
     response = api(app, secret).get("/api/v1/me")
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -135,7 +121,7 @@ def _codes(response) -> set[str]:
 
 
 def test_hub_token_sees_the_units_of_the_counties_it_serves(app, world):
-    response = api(app, _token(world, "140100", "agent_12345", recently_used=True)).get("/api/v1/units")
+    response = api(app, _token(world, "140100", "agent_12345")).get("/api/v1/units")
     assert _codes(response) == {"140100-heating", "140100-urban", "140105-housing", "140106-housing"}
     by_code = {u["code"]: u for u in response.get_json()}
     assert by_code["140105-housing"]["tenant"] == "140105"
@@ -160,7 +146,7 @@ def test_units_out_of_reach_are_not_found(app, world, code):
 
 
 def test_hub_token_reads_a_served_countys_unit(app, world):
-    response = api(app, _token(world, "140100", "hub_admin", recently_used=True)).get("/api/v1/units/140106-housing")
+    response = api(app, _token(world, "140100", "hub_admin")).get("/api/v1/units/140106-housing")
     assert response.status_code == 200 and response.get_json()["tenant"] == "140106"
 
 
@@ -205,7 +191,6 @@ def test_cli_creates_a_token_printed_alone(app, world):
     assert row.token_hash != secret and secret not in row.token_hash
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_LAST_USED)
 def test_cli_desk_token_works_on_me(app, world):
     response = api(app, _cli_token(app, "desk_110")).get("/api/v1/me")
     assert response.status_code == 200

@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from saas.db import as_tenant, system_context, transaction, utcnow
 from saas.extensions import db
 from saas.models import ApiToken, AuditLog, Membership, User
-from tenants.models import Tenant
 from tests import factories
 from tests.conftest import Client, api, text_of
 
@@ -206,14 +205,14 @@ def test_a_time_bound_membership_ends_by_itself(world, login):
     assert person.get("/t/140106/").status_code == 200
     switcher = text_of(person.get("/t/140100/"))
     assert "迎泽区 · 12345话务员" in switcher
-    lent = [m for code, _, m in _posts("lent") if code == "140106"][0]
+    [lent_id] = [m.id for code, _, m in _posts("lent") if code == "140106"]
     with as_tenant(system_context()), transaction():
-        db.session.get(Membership, lent.id).valid_until = utcnow() - timedelta(seconds=1)
+        db.session.get(Membership, lent_id).valid_until = utcnow() - timedelta(seconds=1)
     assert person.get("/t/140106/").status_code == 404
     page = person.get("/t/140100/")
     assert page.status_code == 200
     assert "迎泽区" not in text_of(page) and 'action="/switch"' not in page.get_data(as_text=True)
-    switched = person.post("/switch", {"membership_id": str(lent.id)})
+    switched = person.post("/switch", {"membership_id": str(lent_id)})
     assert switched.status_code == 302
     assert "该岗位不存在或已到期" in text_of(person.get("/t/140100/"))
 
@@ -233,6 +232,15 @@ def test_resetting_a_password_ends_that_users_sessions(world, login, app):
     assert [r.detail for r in _audit("user.password_reset")] == [{"username": "ty_agent"}]
 
 
+def test_hub_admin_cannot_reset_the_password_of_someone_with_posts_beyond_its_reach(world, login):
+    """Regression: resetting via a 太原 post took over multi's 迎泽区 county admin account too."""
+    [membership] = [m for code, _, m in _posts("multi") if code == "140100"]  # multi is also 迎泽区's county admin
+    old_hash = _user("multi").password_hash
+    response = login("ty_admin").post(f"/t/140100/members/{membership.id}/password", {"password": "jieguan2026x"})
+    assert response.status_code == 403
+    assert _user("multi").password_hash == old_hash
+
+
 def _run_expiry_job(tenant_id: int) -> int:
     from modules.members.jobs import note_expired_memberships
     from saas.jobs import job_context
@@ -249,7 +257,7 @@ def test_expiry_job_audits_each_expired_membership_once(world):
         factories.user("gone1", (ty, "agent_12345", None, past))
         factories.user("gone2", (ty, "desk_110", None, past), (yz, "agent_12345", None, past))
         factories.user("later", (ty, "agent_12345", None, future))
-    ids = {(code, m.user.username): m.id for name in ("gone1", "gone2", "later") for code, _, m in _posts(name)}
+    ids = {(code, name): m.id for name in ("gone1", "gone2", "later") for code, _, m in _posts(name)}
     ty_id, yz_id = ty.id, yz.id
     assert _run_expiry_job(ty_id) == 2
     rows = _audit("membership.expired")
@@ -301,9 +309,8 @@ def test_tokens_are_shown_once_stored_hashed_and_revocable(world, login, app):
     assert [r.object_id for r in _audit("token.revoke")] == [str(token.id)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: saas/auth.py actor_for_token sets last_used_at before any tenant context; "
-                                       "context_for's query autoflushes it -> TenantContextMissing (500) for hub-scoped roles")
 def test_a_desk_110_token_from_the_tokens_page_works_on_the_api(world, login, app):
+    """Regression: a hub-scoped token's first use flushed last_used_at with no tenant context (500)."""
     secret = _issue(login("ty_admin"), {"name": "110接处警系统对接", "role": "desk_110"})
     response = api(app, secret).get("/api/v1/units")
     assert response.status_code == 200

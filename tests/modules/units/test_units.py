@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from saas.db import as_tenant, system_context
+from saas.db import as_tenant, system_context, transaction
 from saas.extensions import db
 from saas.models import AuditLog, User
 from modules.units.models import Unit
+from tests import factories
 from tests.conftest import text_of
 
 GOOD = {"code": "140100-water", "name": "太原市供水集团（演示）", "kind": "utility",
@@ -195,3 +196,22 @@ def test_agent_without_units_manage_cannot_register(world, login):
     assert denied and denied[-1].actor_id == _user_id("ty_agent")
     assert denied[-1].detail["permission"] == "units.manage"
     assert agent.get(f"/t/140100/units/{world.units['140100-heating'].id}/edit").status_code == 403
+
+
+def test_province_admin_editing_a_county_unit_checks_names_in_that_county(world, login):
+    """Regression: names were checked against the acting tenant (140000), not the unit's (140105)."""
+    with as_tenant(system_context()), transaction():
+        factories.unit(world["140105"], "urban", name="小店区城管局")
+    housing = world.units["140105-housing"]
+    response = login("sx_admin").post(f"/t/140000/units/{housing.id}/edit", {
+        "name": "小店区城管局", "kind": "department", "liaison_name": "某人（演示）", "liaison_phone": "19900001111",
+        "active": "1"})
+    assert response.status_code == 422 and "本地已有名为“小店区城管局”的单位" in text_of(response)
+    assert _units()["140105-housing"].name == housing.name
+
+
+def test_search_treats_wildcards_as_plain_characters(world, login):
+    """Regression: '_' and '%' in the search box were LIKE wildcards and matched every unit."""
+    fragment = login("ty_admin").get("/t/140100/units/?q=_", headers={"HX-Request": "true"})
+    assert "没有符合条件的承办单位" in text_of(fragment)
+    assert "140100-heating" not in fragment.get_data(as_text=True)
