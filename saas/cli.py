@@ -77,11 +77,12 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="exit when the queues are empty")
-    def worker(burst):
+    @click.option("--log-level", default="INFO", help="INFO logs every job; WARNING only problems")
+    def worker(burst, log_level):
         """Run an RQ worker on every queue (run as many as needed, on any host)."""
         from saas import jobs
 
-        jobs.worker(burst=burst)
+        jobs.worker(burst=burst, logging_level=log_level)
 
     @app.cli.command("scheduler")
     def scheduler():

@@ -165,9 +165,9 @@ class AppWorker(Worker):
         return super().main_work_horse(job, queue)
 
 
-def worker(burst: bool = False) -> Worker:
+def worker(burst: bool = False, logging_level: str = "INFO") -> Worker:
     w = AppWorker([queue(n) for n in QUEUES], connection=redis())
-    w.work(burst=burst, with_scheduler=True)
+    w.work(burst=burst, with_scheduler=True, logging_level=logging_level)
     return w
 
 

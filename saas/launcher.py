@@ -33,12 +33,12 @@ def main() -> int:
     procs = [
         subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
                           "--access-logfile", "-", "wsgi:app"], cwd=ROOT, env=env),
-        subprocess.Popen(_flask("worker"), cwd=ROOT, env=env),
+        subprocess.Popen(_flask("worker", "--log-level", "WARNING"), cwd=ROOT, env=env),
         subprocess.Popen(_flask("scheduler"), cwd=ROOT, env=env),
     ]
     time.sleep(1.5)
     logins = subprocess.run(_flask("demo", "logins"), cwd=ROOT, env=env, capture_output=True, text=True).stdout
-    print(f"\n  联动 is running at  http://127.0.0.1:{port}/\n\n  Demo logins ({logins.strip()})\n"
+    print(f"\n  联动 is running at  http://127.0.0.1:{port}/\n\n  Demo logins: {logins.strip()}\n"
           "\n  Ctrl-C stops web, worker and scheduler.\n", flush=True)
 
     stopping = False

@@ -106,6 +106,8 @@ def add_member(actor: Actor, data: MemberData) -> Membership:
 def end_membership(actor: Actor, membership: Membership) -> None:
     if not _within_reach(actor, membership):
         raise permissions.PermissionDenied("members.manage")
+    if actor.user is not None and membership.user_id == actor.user.id:
+        raise MemberError({"membership": "不能结束自己的岗位，请联系其他管理员"})
     now = utcnow()
     if membership.valid_until is None or membership.valid_until > now:
         membership.valid_until = now

@@ -81,8 +81,12 @@ def new():
 @require("members.manage")
 def end(membership_id: int):
     membership = _load(membership_id)
-    service.end_membership(g.actor, membership)
-    flash(f"已结束 {membership.user.display_name} 的岗位：{ROLES[membership.role].label}", "success")
+    try:
+        service.end_membership(g.actor, membership)
+    except service.MemberError as exc:
+        flash(exc.errors["membership"], "error")
+    else:
+        flash(f"已结束 {membership.user.display_name} 的岗位：{ROLES[membership.role].label}", "success")
     return redirect(url_for("members.index"))
 
 

@@ -316,3 +316,13 @@ def test_a_desk_110_token_from_the_tokens_page_works_on_the_api(world, login, ap
     assert response.status_code == 200
     codes = {u["code"] for u in response.get_json()}
     assert {"140100-heating", "140105-housing"} <= codes and "350526-housing" not in codes
+
+
+def test_an_admin_cannot_end_their_own_post(world, login):
+    admin = login("ty_admin")
+    [own] = [m for code, _, m in _posts("ty_admin") if code == "140100"]
+    assert f"/members/{own.id}/end" not in admin.get("/t/140100/members/").get_data(as_text=True)
+    response = admin.post(f"/t/140100/members/{own.id}/end")
+    assert response.status_code == 302
+    assert "不能结束自己的岗位" in text_of(admin.get("/t/140100/members/"))
+    assert admin.get("/t/140100/").status_code == 200
