@@ -1,6 +1,8 @@
 """The JSON API blueprint under /api/v1: bearer tokens, tenant context, JSON errors."""
 from __future__ import annotations
 
+import hashlib
+
 from flask import Blueprint, current_app, g, request
 
 from saas.auth import actor_for_token
@@ -13,8 +15,9 @@ PUBLIC = {"api.openapi"}
 
 
 def _token_key() -> str:
+    """Rate-limit bucket: a digest of the token (never the secret itself), else the address."""
     header = request.headers.get("Authorization", "")
-    return header[-16:] or (request.remote_addr or "-")
+    return hashlib.sha256(header.encode()).hexdigest()[:24] if header else (request.remote_addr or "-")
 
 
 limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_token_key)(bp)

@@ -115,7 +115,26 @@ def tenant_owned_models() -> list[type]:
 
 
 class TenantSession(FlaskSession):
-    """Flask-SQLAlchemy's session with the tenant filter and write wall attached (below)."""
+    """Flask-SQLAlchemy's session with the tenant filter and write wall attached (below).
+
+    `get()` may answer from the identity map without SQL, so it checks the tenant itself. A
+    many-to-one lazy load can also be answered from the identity map; that is safe because a
+    session lives exactly as long as its context (one per request, one per job), so everything in
+    it came through filtered queries. Never carry objects from one context's session into another.
+    """
+
+    def get(self, entity, ident, **kwargs):
+        obj = super().get(entity, ident, **kwargs)
+        if isinstance(obj, TenantOwned) and not _readable(obj):
+            return None
+        return obj
+
+
+def _readable(obj) -> bool:
+    ctx = current_context()
+    if ctx is None:
+        raise TenantContextMissing(f"no tenant context: {type(obj).__name__} cannot be read")
+    return ctx.may_read(obj.tenant_id)
 
 
 def _touches_tenant_owned(state) -> bool:
@@ -144,10 +163,10 @@ def _filter_by_tenant(state) -> None:
 
 @event.listens_for(TenantSession, "before_flush")
 def _refuse_foreign_writes(session, flush_context, instances) -> None:
+    ctx = current_context()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if not isinstance(obj, TenantOwned):
             continue
-        ctx = current_context()
         if ctx is None:
             raise TenantContextMissing(f"no tenant context: {type(obj).__name__} cannot be written")
         if obj.tenant_id is None and getattr(obj, "tenant", None) is not None:

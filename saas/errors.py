@@ -31,9 +31,7 @@ def error_response(status: int, message: str | None = None, code: str | None = N
     message, code = message or default_message, code or default_code
     if wants_json():
         return jsonify({"error": {"code": code, "message": message}}), status
-    template = "errors/error.html"
-    if request.headers.get("HX-Request"):
-        return render_template("errors/_inline.html", status=status, message=message), status
+    template = "errors/_inline.html" if request.headers.get("HX-Request") else "errors/error.html"
     return render_template(template, status=status, message=message), status
 
 

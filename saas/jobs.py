@@ -90,14 +90,15 @@ def _app():
 def job_context(tenant_id: int, actor_id: int | None) -> TenantContext:
     """A job acts in its tenant: it reads the tenant and those it serves, and writes only there."""
     from saas.extensions import db
+    from saas.permissions import SERVED
     from tenants.models import Tenant
+    from tenants.service import scope_ids
 
     tenant = db.session.get(Tenant, tenant_id)
     if tenant is None or not tenant.active:
         raise TenantContextMissing(f"job refused: tenant {tenant_id} does not exist or is inactive")
-    served = set(db.session.scalars(select(Tenant.id).where(Tenant.hub_id == tenant.id))) if tenant.is_hub else set()
-    return TenantContext(tenant_id=tenant.id, read_ids=frozenset(served | {tenant.id}),
-                         write_ids=frozenset({tenant.id}), actor_id=actor_id)
+    read, write = scope_ids(tenant, SERVED)
+    return TenantContext(tenant_id=tenant.id, read_ids=read, write_ids=write, actor_id=actor_id)
 
 
 def run_job(func_path: str, tenant_id: int | None, actor_id: int | None, args: list):
@@ -105,13 +106,9 @@ def run_job(func_path: str, tenant_id: int | None, actor_id: int | None, args: l
     if tenant_id is None:
         raise TenantContextMissing("job refused: it carries no tenant")
     app = _app()
-    with app.app_context():
-        from saas.extensions import db
-
-        with transaction():
-            ctx = job_context(tenant_id, actor_id)
-            with as_tenant(ctx):
-                return _resolve(func_path)(*args)
+    with app.app_context(), transaction():
+        with as_tenant(job_context(tenant_id, actor_id)):
+            return _resolve(func_path)(*args)
 
 
 def fan_out(func_path: str) -> int:

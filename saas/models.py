@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_login import UserMixin
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -10,7 +11,7 @@ from saas.db import TenantOwned, UTCDateTime, utcnow
 from saas.extensions import db
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
     """A person's account. Global: what they may do lives in their memberships."""
 
     __tablename__ = "users"
@@ -26,13 +27,6 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    # Flask-Login protocol
-    is_anonymous = False
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
 
     @property
     def is_active(self) -> bool:

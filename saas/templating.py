@@ -9,7 +9,7 @@ from jinja2_fragments.flask import render_block
 
 from saas import permissions
 from saas.db import utcnow
-from saas.text import mask_name, mask_phone
+from saas.text import mask_phone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -31,7 +31,6 @@ def render_page(template: str, block: str = "content", **context):
 def init_app(app) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["mask_phone"] = mask_phone
-    app.jinja_env.filters["mask_name"] = mask_name
     app.jinja_env.filters["options"] = lambda rows, key, label: [(getattr(r, key), getattr(r, label)) for r in rows]
     app.jinja_env.filters["role_option"] = lambda name: (name, permissions.ROLES[name].label)
     app.jinja_env.globals["ROLES"] = permissions.ROLES

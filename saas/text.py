@@ -24,8 +24,3 @@ def mask_phone(value: str | None) -> str:
         return f"{digits[:4]}{'*' * (len(digits) - 6)}{digits[-2:]}"
     return "*" * len(digits)
 
-
-def mask_name(value: str | None) -> str:
-    """王** style: keep the surname only."""
-    value = (value or "").strip()
-    return value[0] + "*" * (len(value) - 1) if len(value) > 1 else value

@@ -53,13 +53,12 @@ def login():
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     address = request.remote_addr
+    user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     if auth.is_locked(username, address):
-        user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
         audit.record_failure(None, "auth.login", tenant_id=_home_tenant_audit_id(user), result="locked",
                              label=username[:80] or "（空）")
         error = LOCKED.format(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
         return render_template("auth/login.html", error=error, username=username, next=next_url), 429
-    user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     if not username or not auth.verify_password(user, password) or not user.active:
         auth.note_failure(username, address)
         audit.record_failure(None, "auth.login", tenant_id=_home_tenant_audit_id(user), result="failed",

@@ -29,9 +29,8 @@ def served_query(hub: Tenant):
     return select(Tenant).where(Tenant.hub_id == hub.id)
 
 
-def scope_ids(tenant: Tenant, role_name: str) -> tuple[frozenset[int], frozenset[int]]:
-    """(read, write) tenant ids for a member of `tenant` with `role_name`."""
-    scope = permissions.role(role_name).scope
+def scope_ids(tenant: Tenant, scope: str) -> tuple[frozenset[int], frozenset[int]]:
+    """(read, write) tenant ids for a member of `tenant` whose role has `scope`."""
     own = frozenset({tenant.id})
     if scope == permissions.OWN:
         return own, own
@@ -45,7 +44,7 @@ def scope_ids(tenant: Tenant, role_name: str) -> tuple[frozenset[int], frozenset
 
 
 def context_for(tenant: Tenant, role_name: str, actor_id: int | None) -> TenantContext:
-    read, write = scope_ids(tenant, role_name)
+    read, write = scope_ids(tenant, permissions.role(role_name).scope)
     return TenantContext(tenant_id=tenant.id, read_ids=read, write_ids=write, actor_id=actor_id)
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, g, request
+from flask import Blueprint, request
 from sqlalchemy import select
 
 from saas.extensions import db

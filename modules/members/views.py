@@ -2,20 +2,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from saas.extensions import db
 from saas.models import ApiToken, Membership
 from saas.permissions import ROLES, require
-from saas.templating import render_page
+from saas.templating import SHANGHAI, render_page
 from modules.members import service
 from modules.units.models import Unit
 
 bp = Blueprint("members", __name__, url_prefix="/members", template_folder="templates")
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _local_datetime(value: str | None) -> datetime | None:
@@ -26,13 +24,6 @@ def _local_datetime(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value).replace(tzinfo=SHANGHAI)
     except ValueError:
         return None
-
-
-def _load(membership_id: int) -> Membership:
-    found = db.session.scalar(select(Membership).where(Membership.id == membership_id))
-    if found is None:
-        abort(404)
-    return found
 
 
 def _units_for_form():
@@ -80,7 +71,7 @@ def new():
 @bp.post("/<int:membership_id>/end")
 @require("members.manage")
 def end(membership_id: int):
-    membership = _load(membership_id)
+    membership = db.first_or_404(select(Membership).where(Membership.id == membership_id))
     try:
         service.end_membership(g.actor, membership)
     except service.MemberError as exc:
@@ -93,7 +84,7 @@ def end(membership_id: int):
 @bp.post("/<int:membership_id>/password")
 @require("members.manage")
 def reset_password(membership_id: int):
-    membership = _load(membership_id)
+    membership = db.first_or_404(select(Membership).where(Membership.id == membership_id))
     try:
         service.reset_password(g.actor, membership, request.form.get("password", ""))
     except service.MemberError as exc:
@@ -125,9 +116,7 @@ def tokens():
 @bp.post("/tokens/<int:token_id>/revoke")
 @require("tokens.manage")
 def revoke_token(token_id: int):
-    token = db.session.scalar(select(ApiToken).where(ApiToken.id == token_id))
-    if token is None:
-        abort(404)
+    token = db.first_or_404(select(ApiToken).where(ApiToken.id == token_id))
     service.revoke_token(g.actor, token)
     flash(f"已吊销令牌“{token.name}”", "success")
     return redirect(url_for("members.tokens"))

@@ -1,7 +1,7 @@
 """Member units in the JSON API."""
 from __future__ import annotations
 
-from flask import abort, g, jsonify
+from flask import g, jsonify
 from sqlalchemy import select
 
 from saas.api import bp
@@ -25,7 +25,4 @@ def units():
 @bp.get("/units/<code>")
 @require("units.view")
 def unit(code: str):
-    found = db.session.scalar(select(Unit).where(Unit.code == code))
-    if found is None:
-        abort(404)
-    return jsonify(unit_json(found))
+    return jsonify(unit_json(db.first_or_404(select(Unit).where(Unit.code == code))))

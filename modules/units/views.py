@@ -20,13 +20,6 @@ def _form_data() -> service.UnitData:
                             liaison_phone=form.get("liaison_phone", "").strip(), active=form.get("active") == "1")
 
 
-def _load(unit_id: int) -> Unit:
-    unit = db.session.scalar(select(Unit).where(Unit.id == unit_id))
-    if unit is None:
-        abort(404)
-    return unit
-
-
 @bp.get("/")
 @require("units.view")
 def index():
@@ -55,7 +48,7 @@ def new():
 @bp.route("/<int:unit_id>/edit", methods=["GET", "POST"])
 @require("units.manage")
 def edit(unit_id: int):
-    unit = _load(unit_id)
+    unit = db.first_or_404(select(Unit).where(Unit.id == unit_id))
     if not g.actor.context.may_write(unit.tenant_id):
         abort(404)
     errors, data = {}, unit

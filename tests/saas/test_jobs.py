@@ -19,7 +19,6 @@ from saas.db import TenantContextMissing, as_tenant, system_context, transaction
 from saas.extensions import db
 from saas.models import AuditLog, Membership
 from saas.redis import redis
-from modules.members.jobs import note_expired_memberships
 from modules.units.models import Unit
 from tests.saas import sample_jobs
 

@@ -88,6 +88,17 @@ def test_bulk_update_reaches_only_writable_tenants(world):
     assert states["140106-housing"] is True and states["140100-heating"] is True
 
 
+def test_session_get_does_not_hand_out_another_tenants_object_from_memory(world):
+    from modules.units.models import Unit
+
+    foreign = world.units["140106-housing"]  # still in this session's identity map
+    with as_tenant(context_of("xd_admin", "140105").context):
+        assert db.session.get(Unit, foreign.id) is None
+        assert db.session.get(Unit, world.units["140105-housing"].id).code == "140105-housing"
+    with pytest.raises(TenantContextMissing):
+        db.session.get(Unit, foreign.id)
+
+
 def test_all_tenants_is_the_one_explicit_way_across(world):
     from modules.units.models import Unit
 
@@ -109,14 +120,22 @@ def test_joined_tenant_owned_rows_are_filtered_too(world):
 
 
 def test_lazy_relationship_loads_are_filtered(world):
+    """A relationship loaded later is filtered by the context in force when it loads."""
     from saas.models import Membership, User
-    from sqlalchemy.orm import relationship
+    from sqlalchemy.orm import lazyload
 
-    multi = db.session.scalar(select(User).where(User.username == "multi"))
-    actor = context_of("yz_admin", "140106")
-    with as_tenant(actor.context):
-        rows = db.session.scalars(select(Membership).where(Membership.user_id == multi.id)).all()
-    assert [m.tenant.code for m in rows] == ["140106"]
+    query = (select(Membership).join(User, Membership.user_id == User.id)
+             .where(User.username == "ty_heating").options(lazyload(Membership.unit)))
+    with as_tenant(system_context()):
+        handler = db.session.scalar(query)
+    assert "unit" not in handler.__dict__  # not loaded yet
+    for obj in [o for o in db.session.identity_map.values() if not isinstance(o, Membership)]:
+        db.session.expunge(obj)  # so the load goes to the database, as in a fresh request
+    with as_tenant(context_of("xd_admin", "140105").context):
+        assert handler.unit is None  # 太原市's unit is out of 小店区's reach
+    db.session.expire(handler, ["unit"])
+    with as_tenant(context_of("ty_admin", "140100").context):
+        assert handler.unit.code == "140100-heating"
 
 
 def test_scopes_never_reach_siblings_or_ancestors(world):
@@ -169,5 +188,5 @@ def test_sibling_county_gets_404_on_pages_and_api(world, login, app):
     client = api(app, secret)
     response = client.get("/api/v1/units/140106-housing")
     assert response.status_code == 404
-    assert response.get_json()["error"]["code"] == "not_found"
-    assert "140106-housing" not in response.get_data(as_text=True).replace("/api/v1/units/140106-housing", "")
+    assert response.get_json() == {"error": {"code": "not_found", "message": "您访问的内容不存在或无权查看"}}
+    assert client.get("/api/v1/units/140105-housing").status_code == 200

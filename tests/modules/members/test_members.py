@@ -49,6 +49,16 @@ def _error(response, field: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _refused(client, forms, field: str, message: str) -> None:
+    """Each form is answered 422 with `message` on `field`, and no account or post is written."""
+    before = _counts()
+    for form in forms:
+        response = client.post("/t/140100/members/new", form)
+        assert response.status_code == 422
+        assert _error(response, field) == message
+    assert _counts() == before
+
+
 def _login_status(app, username: str, password: str) -> int:
     return Client(app).post("/login", {"username": username, "password": password}).status_code
 
@@ -99,12 +109,8 @@ def test_hub_admin_cannot_grant_province_admin(world, login):
     form = ty.get("/t/140100/members/new").get_data(as_text=True)
     assert 'value="agent_12345"' in form and 'value="hub_admin"' in form
     assert 'value="province_admin"' not in form and 'value="county_admin"' not in form
-    before = _counts()
-    for role in ("province_admin", "province_supervisor", "county_admin"):
-        response = ty.post("/t/140100/members/new", {**NEW, "role": role})
-        assert response.status_code == 422
-        assert _error(response, "role") == "您无权授予该岗位"
-    assert _counts() == before
+    _refused(ty, [{**NEW, "role": r} for r in ("province_admin", "province_supervisor", "county_admin")],
+             "role", "您无权授予该岗位")
 
 
 def test_hub_admin_staffs_only_its_own_tenant(world, login):
@@ -112,12 +118,8 @@ def test_hub_admin_staffs_only_its_own_tenant(world, login):
     form = ty.get("/t/140100/members/new").get_data(as_text=True)
     assert '<option value="140100"' in form
     assert 'value="140105"' not in form and 'value="140106"' not in form and 'value="140000"' not in form
-    before = _counts()
-    for code in ("140105", "140000", "350526"):
-        response = ty.post("/t/140100/members/new", {**NEW, "tenant_code": code})
-        assert response.status_code == 422
-        assert _error(response, "tenant_code") == "请选择您有权管理的地区"
-    assert _counts() == before
+    _refused(ty, [{**NEW, "tenant_code": c} for c in ("140105", "140000", "350526")],
+             "tenant_code", "请选择您有权管理的地区")
 
 
 def test_unit_handler_needs_a_unit_of_the_tenant(world, login):
@@ -125,12 +127,8 @@ def test_unit_handler_needs_a_unit_of_the_tenant(world, login):
     form = ty.get("/t/140100/members/new").get_data(as_text=True)
     assert 'value="140100-heating"' in form and 'value="140105-housing"' not in form
     handler = {**NEW, "username": "ty_handler", "role": "unit_handler"}
-    before = _counts()
-    for unit_code in ("", "140105-housing", "140100-nosuch"):
-        response = ty.post("/t/140100/members/new", {**handler, "unit_code": unit_code})
-        assert response.status_code == 422
-        assert _error(response, "unit_code") == "承办单位经办人须选择本地区的承办单位"
-    assert _counts() == before
+    _refused(ty, [{**handler, "unit_code": u} for u in ("", "140105-housing", "140100-nosuch")],
+             "unit_code", "承办单位经办人须选择本地区的承办单位")
     assert ty.post("/t/140100/members/new", {**handler, "unit_code": "140100-heating"}).status_code == 302
     [(code, role, membership)] = _posts("ty_handler")
     assert (code, role, membership.unit_id) == ("140100", "unit_handler", world.units["140100-heating"].id)
