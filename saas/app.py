@@ -52,7 +52,15 @@ def _import_models() -> None:
     import saas.models  # noqa: F401
     import tenants.models  # noqa: F401
     import modules.units.models  # noqa: F401
+    import saas.outbox  # noqa: F401
+    import saas.idempotency  # noqa: F401
+    import modules.deadlines.models  # noqa: F401
+    import modules.cases.models  # noqa: F401
+    import modules.dispatch.models  # noqa: F401
+    import modules.notifications.models  # noqa: F401
+    import modules.notifications.service  # noqa: F401  (registers the outbox handler)
     import modules.members.jobs  # noqa: F401  (declares periodic jobs)
+    import modules.dispatch.jobs  # noqa: F401
 
 
 def register_request_pipeline(app: Flask) -> None:

@@ -25,25 +25,33 @@ class Role:
     scope: str
     permissions: frozenset[str]
     needs_unit: bool = False
+    platform: str | None = None  # the platform whose cases the role works: "12345", "110" or both
 
 
-_VIEW = {"home.view", "units.view"}
-_ADMIN = _VIEW | {"units.manage", "members.view", "members.manage", "tokens.manage", "audit.view", "jobs.view"}
+_VIEW = {"home.view", "units.view", "cases.view", "policy.view"}
+_ADMIN = _VIEW | {"units.manage", "members.view", "members.manage", "tokens.manage", "audit.view", "jobs.view",
+                  "policy.manage", "sms.view"}
+_AGENT = _VIEW | {"cases.intake", "cases.close", "cases.reveal"}
 
 ROLES: dict[str, Role] = {
     r.name: r
     for r in (
         Role("province_admin", "省级管理员", TREE,
-             frozenset(_ADMIN | {"tenants.view", "tenants.manage"})),
+             frozenset(_ADMIN | {"tenants.view", "tenants.manage", "calendar.manage"})),
         Role("province_supervisor", "省级督查", OVERSIGHT,
-             frozenset(_VIEW | {"tenants.view", "members.view", "audit.view"})),
-        Role("hub_admin", "枢纽管理员", SERVED, frozenset(_ADMIN | {"tenants.view"})),
+             frozenset(_VIEW | {"tenants.view", "members.view", "audit.view", "cases.supervise"})),
+        Role("hub_admin", "枢纽管理员", SERVED, frozenset(_ADMIN | {"tenants.view", "cases.supervise"})),
         Role("county_admin", "县级管理员", OWN, frozenset(_ADMIN)),
-        Role("agent_12345", "12345话务员", SERVED, frozenset(_VIEW)),
-        Role("desk_110", "110接警员", SERVED, frozenset(_VIEW)),
-        Role("dispatcher", "派单员", SERVED, frozenset(_VIEW)),
-        Role("unit_handler", "承办单位经办人", OWN, frozenset({"home.view"}), needs_unit=True),
-        Role("auditor", "审计员", OVERSIGHT, frozenset({"home.view", "audit.view", "members.view", "units.view"})),
+        Role("agent_12345", "12345话务员", SERVED, frozenset(_AGENT | {"cases.followup"}), platform="12345"),
+        Role("desk_110", "110接警员", SERVED, frozenset(_AGENT), platform="110"),
+        Role("dispatcher", "派单员", SERVED,
+             frozenset(_VIEW | {"cases.dispatch", "cases.close", "cases.reveal", "cases.followup"}), platform="12345"),
+        Role("supervisor", "督办员", SERVED,
+             frozenset(_VIEW | {"cases.supervise", "cases.reveal", "cases.followup"})),
+        Role("unit_handler", "承办单位经办人", OWN, frozenset({"home.view", "assignments.handle", "cases.reveal"}),
+             needs_unit=True),
+        Role("auditor", "审计员", OVERSIGHT,
+             frozenset({"home.view", "audit.view", "members.view", "units.view", "cases.view", "sms.view"})),
     )
 }
 
@@ -51,8 +59,10 @@ ROLES: dict[str, Role] = {
 # admin staffs its own tenant.
 GRANTABLE: dict[str, frozenset[str]] = {
     "province_admin": frozenset(ROLES),
-    "hub_admin": frozenset({"hub_admin", "agent_12345", "desk_110", "dispatcher", "unit_handler", "auditor"}),
-    "county_admin": frozenset({"county_admin", "agent_12345", "desk_110", "dispatcher", "unit_handler", "auditor"}),
+    "hub_admin": frozenset({"hub_admin", "agent_12345", "desk_110", "dispatcher", "supervisor", "unit_handler",
+                           "auditor"}),
+    "county_admin": frozenset({"county_admin", "agent_12345", "desk_110", "dispatcher", "supervisor", "unit_handler",
+                              "auditor"}),
 }
 
 

@@ -9,6 +9,12 @@ from saas import auth
 from saas.db import as_tenant, system_context, transaction, utcnow
 from saas.extensions import db
 from saas.models import ApiToken, AuditLog, Membership, User
+from saas.idempotency import IdempotencyRecord
+from saas.outbox import OutboxMessage
+from modules.cases.models import Case, CaseCounter, CaseEvent
+from modules.deadlines.models import CasePolicy
+from modules.dispatch.models import Assignment, Attachment, ExtensionRequest
+from modules.notifications.models import Notification, SmsMessage
 from modules.units.models import Unit
 from tenants import service as tenants
 from tenants.models import Tenant
@@ -72,11 +78,74 @@ def _token(t: Tenant):
     return None
 
 
+def case_row(t: Tenant, text: str = "小区暖气不热，室温只有十二度（演示）", **fields) -> Case:
+    """A case row written directly (for isolation tests); real flows go through the services."""
+    c = Case(tenant_id=t.id, received_tenant_id=t.id, place_tenant_id=t.id, platform="12345", received_by="12345",
+             channel="phone", text=text, kind="求助", number=f"{t.code}-T-{utcnow().timestamp():.6f}", **fields)
+    db.session.add(c)
+    db.session.flush()
+    return c
+
+
+def _assignment(t: Tenant):
+    c = case_row(t)
+    a = Assignment(tenant_id=t.id, case_id=c.id, case_tenant_id=t.id, unit_id=unit(t, "asg").id, role="lead",
+                   deadline=utcnow() + timedelta(days=5), deadline_label="5个工作日")
+    db.session.add(a)
+    db.session.flush()
+    return a
+
+
+def _extension(t: Tenant):
+    a = _assignment(t)
+    row = ExtensionRequest(tenant_id=t.id, assignment_id=a.id, case_id=a.case_id, working_days=3, reason="测试")
+    db.session.add(row)
+    return row
+
+
+def _attachment(t: Tenant):
+    a = _assignment(t)
+    row = Attachment(tenant_id=t.id, assignment_id=a.id, case_id=a.case_id, filename="a.pdf",
+                     content_type="application/pdf", size=5, sha256="0" * 64)
+    db.session.add(row)
+    return row
+
+
+def _notification(t: Tenant):
+    m = _membership(t)
+    db.session.flush()
+    row = Notification(tenant_id=t.id, user_id=m.user_id, title="测试通知")
+    db.session.add(row)
+    return row
+
+
+def _idempotency(t: Tenant):
+    tok, _ = auth.issue_token(tenant=t, role="agent_12345", unit_id=None, name="幂等", created_by=None)
+    row = IdempotencyRecord(tenant_id=t.id, token_id=tok.id, key=f"k{t.code}", request_hash="0" * 64)
+    db.session.add(row)
+    return row
+
+
 TENANT_OWNED_FACTORIES = {
     Unit: lambda t: unit(t, "iso"),
     Membership: _membership,
     ApiToken: _token,
     AuditLog: _audit,
+    Case: case_row,
+    CaseEvent: lambda t: db.session.add(CaseEvent(tenant_id=t.id, case_id=case_row(t).id, type="intake",
+                                                  actor_label="测试")),
+    CaseCounter: lambda t: db.session.add(CaseCounter(tenant_id=t.id, day=utcnow().date(), last=1)),
+    CasePolicy: lambda t: db.session.add(CasePolicy(
+        tenant_id=t.id, days_by_kind={}, urgent_hours=24, complex_days=15, max_extension_days=10,
+        return_window_days=2, remind_percent=80, followup_max_tries=3, duplicate_window_days=30)),
+    Assignment: _assignment,
+    ExtensionRequest: _extension,
+    Attachment: _attachment,
+    OutboxMessage: lambda t: db.session.add(OutboxMessage(tenant_id=t.id, kind="notify", payload={})),
+    Notification: _notification,
+    SmsMessage: lambda t: db.session.add(SmsMessage(tenant_id=t.id, phone="19900001234", recipient="测试",
+                                                    text="测试", provider="record")),
+    IdempotencyRecord: _idempotency,
 }
 
 
@@ -93,7 +162,9 @@ def build_world() -> World:
     """山西省 → 太原市 (hub) → 小店区, 迎泽区; 福建省 → 泉州市 → 德化县 (own hub); 重庆市 (hub) → 渝中区.
 
     Users (password PASSWORD): sx_admin, sx_supervisor, ty_admin, ty_agent, xd_admin, xd_110,
-    yz_admin, dh_admin, cq_admin, ty_heating (unit handler), multi (太原 agent + 迎泽 county admin).
+    yz_admin, dh_admin, cq_admin, ty_heating (unit handler), multi (太原 agent + 迎泽 county admin),
+    ty_dispatcher, ty_supervisor, ty_110, ty_urban (unit handler), xd_housing (unit handler of
+    小店区), xd_agent, xd_dispatcher.
     """
     w = World()
     with as_tenant(system_context()), transaction():
@@ -122,6 +193,13 @@ def build_world() -> World:
         user("dh_admin", (dh, "hub_admin"))
         user("cq_admin", (cq, "hub_admin"))
         user("multi", (ty, "agent_12345"), (yz, "county_admin"))
+        user("ty_dispatcher", (ty, "dispatcher"))
+        user("ty_supervisor", (ty, "supervisor"))
+        user("ty_110", (ty, "desk_110"))
+        user("ty_urban", (ty, "unit_handler", w.units["140100-urban"]))
+        user("xd_housing", (xd, "unit_handler", w.units["140105-housing"]))
+        user("xd_agent", (xd, "agent_12345"))
+        user("xd_dispatcher", (xd, "dispatcher"))
     return w
 
 

@@ -116,7 +116,7 @@ def test_joined_tenant_owned_rows_are_filtered_too(world):
     actor = context_of("xd_admin", "140105")
     with as_tenant(actor.context):
         names = set(db.session.scalars(select(User.username).join(Membership, Membership.user_id == User.id)))
-    assert names == {"xd_admin", "xd_110"}
+    assert names == {"xd_admin", "xd_110", "xd_housing", "xd_agent", "xd_dispatcher"}
 
 
 def test_lazy_relationship_loads_are_filtered(world):
