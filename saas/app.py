@@ -79,12 +79,17 @@ def register_modules(app: Flask) -> None:
     from modules.units.views import bp as units_bp
     from modules.audit.views import bp as audit_bp
     from modules.system.views import bp as system_bp
+    from modules.cases.views import bp as cases_bp
+    from modules.deadlines.views import bp as policy_bp
+    from modules.dispatch.views import bp as inbox_bp
+    from modules.notifications.views import bp as notifications_bp
     from saas.api import bp as api_bp
     from saas.views import bp as auth_bp
     from tenants.views import bp as tenants_bp
 
     app.register_blueprint(auth_bp)
-    for bp in (home_bp, units_bp, members_bp, tenants_bp, audit_bp, system_bp):
+    for bp in (home_bp, cases_bp, inbox_bp, notifications_bp, policy_bp, units_bp, members_bp, tenants_bp, audit_bp,
+               system_bp):
         app.register_blueprint(bp, url_prefix=f"/t/<tenant_code>{bp.url_prefix or ''}")
     import modules.units.api  # noqa: F401  (adds its routes to the API blueprint)
     import saas.api_me  # noqa: F401

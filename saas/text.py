@@ -24,3 +24,9 @@ def mask_phone(value: str | None) -> str:
         return f"{digits[:4]}{'*' * (len(digits) - 6)}{digits[-2:]}"
     return "*" * len(digits)
 
+
+
+def mask_name(value: str | None) -> str:
+    """张** for lists: the family name only."""
+    value = (value or "").strip()
+    return f"{value[0]}{'*' * min(len(value) - 1, 2)}" if len(value) > 1 else value

@@ -17,6 +17,8 @@ ACTIONS = {
     "user.password_reset": "重置密码", "membership.grant": "开通岗位", "membership.end": "结束岗位",
     "membership.expired": "岗位到期", "token.create": "签发令牌", "token.revoke": "吊销令牌",
     "tenant.create": "新建租户", "tenant.update": "修改租户", "job.retry": "重试任务",
+    "case.reveal_contact": "查看来电人信息", "policy.update": "修改时限标准", "calendar.set": "登记节假日",
+    "calendar.remove": "删除节假日", "outbox.retry": "重发消息",
 }
 RESULTS = {"ok": "成功", "failed": "失败", "denied": "拒绝", "locked": "已锁定"}
 

@@ -22,6 +22,12 @@ CHANNELS = {"phone": "电话", "web": "网站", "wechat": "微信", "app": "App"
             "transfer_110": "110转办"}
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
 GRADES = ("一般", "较大", "重大", "特别重大")
+EVENTS = {
+    "intake": "受理", "merged": "并入来电", "dispatched": "派单", "accepted": "签收", "returned": "退回",
+    "extension_requested": "申请延期", "extension_granted": "同意延期", "extension_refused": "不同意延期",
+    "replied": "办结答复", "assist_replied": "协办答复", "followup": "回访", "followup_unreachable": "回访未接通",
+    "reopened": "不满意重办", "closed": "办结", "supervised": "督办", "reminder": "临期提醒", "overdue": "超期",
+}
 
 
 class Case(TenantOwned, db.Model):
@@ -97,6 +103,10 @@ class CaseEvent(TenantOwned, db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_label: Mapped[str] = mapped_column(String(128))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    @property
+    def label(self) -> str:
+        return EVENTS.get(self.type, self.type)
 
 
 class CaseCounter(TenantOwned, db.Model):

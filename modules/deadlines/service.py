@@ -127,3 +127,40 @@ def save_policy(tenant: Tenant, actor, raw: dict[str, str]) -> Policy:
     db.session.flush()
     audit.record(actor, "policy.update", row, detail={**values, "days_by_kind": days})
     return policy_for(tenant)
+
+
+def set_calendar_day(actor, raw_day: str, workday: str, name: str):
+    """A province admin enters an official arrangement (a holiday or an adjusted working day)."""
+    from datetime import date
+
+    from modules.deadlines.models import CalendarDay
+
+    errors = {}
+    try:
+        day = date.fromisoformat((raw_day or "").strip())
+    except ValueError:
+        day = None
+        errors["day"] = "请填写日期（如 2027-02-06）"
+    if workday not in ("0", "1"):
+        errors["workday"] = "请选择休息日或工作日"
+    name = (name or "").strip()
+    if not name or len(name) > 32:
+        errors["name"] = "请填写名称（如：春节、国庆节调休上班），不超过32字"
+    if errors:
+        raise PolicyError(errors)
+    row = db.session.get(CalendarDay, day) or CalendarDay(day=day)
+    row.workday, row.name = workday == "1", name
+    row.created_by_id = actor.user.id if actor.user else None
+    db.session.add(row)
+    db.session.flush()
+    audit.record(actor, "calendar.set", None, detail={"day": day.isoformat(), "workday": row.workday, "name": name})
+    return row
+
+
+def remove_calendar_day(actor, day) -> None:
+    from modules.deadlines.models import CalendarDay
+
+    row = db.session.get(CalendarDay, day)
+    if row is not None:
+        db.session.delete(row)
+        audit.record(actor, "calendar.remove", None, detail={"day": day.isoformat()})

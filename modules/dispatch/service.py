@@ -19,7 +19,7 @@ from modules.cases.models import Case
 from modules.deadlines import calendar
 from modules.deadlines.service import deadline_for, policy_for
 from modules.dispatch import attachments
-from modules.dispatch.models import OPEN, Assignment, ExtensionRequest
+from modules.dispatch.models import OPEN, Assignment, Attachment, ExtensionRequest
 from modules.notifications.service import notify_roles, notify_unit
 from modules.units.models import Unit
 from tenants.service import scope_ids
@@ -313,6 +313,11 @@ def notify_open_units(case: Case, **message) -> None:
     for assignment in assignments_of(case):
         if assignment.is_open:
             notify_unit(assignment_unit(assignment), case_id=case.id, assignment_id=assignment.id, **message)
+
+
+def attachments_of(case: Case) -> list[Attachment]:
+    return list(db.session.scalars(select(Attachment).where(Attachment.case_id == case.id)
+                                   .order_by(Attachment.uploaded_at).execution_options(all_tenants=True)))
 
 
 def pending_extensions(case: Case) -> list[ExtensionRequest]:
