@@ -23,8 +23,46 @@ def _token_key() -> str:
 limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_token_key)(bp)
 
 
+MAX_JSON_BYTES = 1024 * 1024
+
+
+class BadBody(ValueError):
+    """A request body that is not what the endpoint takes; the message is for people."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadBody("请求体应为 JSON 对象（Content-Type: application/json）")
+    return data
+
+
+def field(data: dict, name: str, kind, default=None, *, required: bool = False):
+    """One typed field of a JSON body: absent → default; wrong type → BadBody naming the field."""
+    if name not in data or data[name] is None:
+        if required:
+            raise BadBody(f"缺少字段 {name}", name)
+        return default
+    value = data[name]
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        names = {str: "字符串", bool: "布尔值", int: "整数", list: "数组", dict: "对象"}
+        raise BadBody(f"字段 {name} 应为{names.get(kind, kind.__name__)}", name)
+    return value
+
+
+@bp.errorhandler(BadBody)
+def _bad_body(exc: BadBody):
+    return error_response(422 if exc.field else 400, str(exc), "invalid" if exc.field else "bad_request")
+
+
 @bp.before_request
 def _authenticate():
+    if request.content_length and request.content_length > MAX_JSON_BYTES:
+        return error_response(413, "请求体过大（上限1MB）", "too_large")
     if request.endpoint in PUBLIC:
         return None
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")

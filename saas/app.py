@@ -92,6 +92,8 @@ def register_modules(app: Flask) -> None:
                system_bp):
         app.register_blueprint(bp, url_prefix=f"/t/<tenant_code>{bp.url_prefix or ''}")
     import modules.units.api  # noqa: F401  (adds its routes to the API blueprint)
+    import modules.cases.api  # noqa: F401
+    import modules.dispatch.api  # noqa: F401
     import saas.api_me  # noqa: F401
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

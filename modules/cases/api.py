@@ -1,0 +1,178 @@
+"""Cases in the JSON API: intake, read, list, close, follow-up, supervision (same services as pages)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import g, jsonify, request
+from sqlalchemy import select
+
+from saas import audit
+from saas.api import BadBody, body, bp, field
+from saas.extensions import db
+from saas.idempotency import idempotent
+from saas.permissions import PermissionDenied, has, require
+from saas.text import mask_name, mask_phone
+from modules.cases import service
+from modules.cases.models import STATUSES, Case
+from modules.dispatch import service as dispatch
+from modules.dispatch.models import Assignment
+from tenants.models import Tenant
+
+STATUS_CODES = {"not_found": 404, "invalid_state": 409, "window_closed": 409, "conflict": 409,
+                "read_only": 403, "wrong_platform": 403}
+PER_PAGE = 50
+
+
+@bp.errorhandler(service.CaseError)
+def _case_error(exc: service.CaseError):
+    error = {"code": exc.code, "message": str(exc)}
+    if "_" not in exc.errors:
+        error["fields"] = exc.errors
+    return jsonify({"error": error}), STATUS_CODES.get(exc.code, 422)
+
+
+def iso(value: datetime | None) -> str | None:
+    from saas.templating import SHANGHAI
+
+    return value.astimezone(SHANGHAI).isoformat() if value else None
+
+
+def _code(tenant_id: int) -> str:
+    return db.session.get(Tenant, tenant_id).code
+
+
+def assignment_json(a: Assignment, unit_code: str) -> dict:
+    return {"id": str(a.id), "case": str(a.case_id), "unit": unit_code, "role": a.role, "status": a.status,
+            "deadline": iso(a.deadline), "deadline_label": a.deadline_label, "dispatched_at": iso(a.dispatched_at),
+            "accepted_at": iso(a.accepted_at), "replied_at": iso(a.replied_at), "result": a.result,
+            "resolved": a.resolved, "return_reason": a.return_reason, "extended_days": a.extended_days}
+
+
+def case_json(case: Case, *, full: bool = False, reveal: bool = False) -> dict:
+    data = {
+        "id": str(case.id), "number": case.number, "tenant": _code(case.received_tenant_id),
+        "owner_tenant": case.tenant.code, "platform": case.platform, "place_tenant": _code(case.place_tenant_id),
+        "status": case.status, "emergency": case.emergency, "kind": case.kind, "urgency": case.urgency,
+        "grade": case.grade, "triage": case.triage, "channel": case.channel, "address": case.address,
+        "caller": {"name": case.caller_name if reveal else mask_name(case.caller_name),
+                   "phone": case.caller_phone if reveal else mask_phone(case.caller_phone)},
+        "text": case.text, "created_at": iso(case.created_at), "updated_at": iso(case.updated_at),
+        "deadline": iso(case.deadline), "supervised": case.supervised, "supervision_note": case.supervision_note,
+        "answer": case.answer, "resolved": case.resolved, "satisfaction": case.satisfaction,
+        "close_reason": case.close_reason, "closed_at": iso(case.closed_at), "transfers": [],
+    }
+    if full:
+        from modules.cases.queries import timeline
+
+        assignments = dispatch.assignments_of(case)
+        units = dispatch.units_by_id(a.unit_id for a in assignments)
+        data["assignments"] = [assignment_json(a, units[a.unit_id].code) for a in assignments]
+        data["events"] = [{"type": e.type, "at": iso(e.at), "tenant": e.tenant.code, "actor": e.actor_label,
+                           "detail": e.detail} for e in timeline(case)]
+    return data
+
+
+def _readable(case_id: str) -> Case:
+    """A case the caller may read: through the scoped session, or for a unit through its assignment."""
+    if not case_id.isdigit():
+        raise service.CaseError("工单不存在或无权查看", "not_found")
+    case = db.session.scalar(select(Case).where(Case.id == int(case_id)))
+    if case is None and g.actor.unit_id and has(g.actor.role, "assignments.handle"):
+        mine = db.session.scalar(select(Assignment).where(Assignment.case_id == int(case_id),
+                                                          Assignment.unit_id == g.actor.unit_id))
+        case = dispatch.case_of(mine) if mine else None
+    if case is None:
+        raise service.CaseError("工单不存在或无权查看", "not_found")
+    return case
+
+
+def _full(case: Case, status: int = 200):
+    reveal = has(g.actor.role, "cases.reveal")
+    if reveal and (case.caller_phone or case.caller_name):
+        audit.record(g.actor, "case.reveal_contact", case, detail={"number": case.number, "reason": "接口读取"})
+    return jsonify(case_json(case, full=True, reveal=reveal)), status
+
+
+@bp.post("/cases")
+@require("cases.intake")
+@idempotent
+def create_case():
+    data = body()
+    caller = field(data, "caller", dict, {})
+    received_by = field(data, "received_by", str)
+    intake = service.IntakeData(
+        text=field(data, "text", str, "", required=True), channel=field(data, "channel", str, "api"),
+        caller_name=field(caller, "name", str, ""), caller_phone=field(caller, "phone", str, ""),
+        address=field(data, "address", str, ""), kind=field(data, "kind", str, ""),
+        urgency=field(data, "urgency", str, "normal"), emergency=field(data, "emergency", bool, False),
+        received_by=received_by, place_tenant=field(data, "place_tenant", str),
+        answer=field(data, "answer", str, ""))
+    case = service.intake(g.actor.tenant, g.actor, intake)
+    return _full(case, 201)
+
+
+@bp.get("/cases/<case_id>")
+def get_case(case_id: str):
+    if not (has(g.actor.role, "cases.view") or has(g.actor.role, "assignments.handle")):
+        raise PermissionDenied("cases.view")
+    return _full(_readable(case_id))
+
+
+@bp.get("/cases")
+@require("cases.view")
+def list_cases():
+    stmt = select(Case)
+    status, platform = request.args.get("status", ""), request.args.get("platform", "")
+    if status:
+        if status not in STATUSES:
+            raise BadBody(f"status 应为 {'、'.join(STATUSES)} 之一", "status")
+        stmt = stmt.where(Case.status == status)
+    if platform:
+        if platform not in ("12345", "110"):
+            raise BadBody("platform 应为 12345 或 110", "platform")
+        stmt = stmt.where(Case.platform == platform)
+    since = request.args.get("updated_since", "")
+    if since:
+        try:
+            moment = datetime.fromisoformat(since.replace("Z", "+00:00").replace(" ", "+"))
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise BadBody("updated_since 应为带时区的 ISO 8601 时间，如 2026-11-22T09:30:00+08:00", "updated_since")
+        stmt = stmt.where(Case.updated_at > moment)
+    page = request.args.get("page", "1")
+    if not page.isdigit() or int(page) < 1:
+        raise BadBody("page 应为正整数", "page")
+    result = db.paginate(stmt.order_by(Case.updated_at, Case.id), page=int(page), per_page=PER_PAGE, error_out=False)
+    return jsonify({"items": [case_json(c) for c in result.items], "page": result.page, "per_page": PER_PAGE,
+                    "total": result.total, "pages": result.pages})
+
+
+@bp.post("/cases/<case_id>/close")
+@require("cases.close")
+@idempotent
+def close_case(case_id: str):
+    case = _readable(case_id)
+    service.close(case, g.actor, field(body(), "reason", str, ""))
+    return _full(case)
+
+
+@bp.post("/cases/<case_id>/followup")
+@require("cases.followup")
+@idempotent
+def followup(case_id: str):
+    data = body()
+    case = _readable(case_id)
+    service.followup(case, g.actor, service.FollowupData(
+        reached=field(data, "reached", bool, True), solved=field(data, "solved", bool),
+        satisfaction=field(data, "satisfaction", str, ""), note=field(data, "note", str, "")))
+    return _full(case)
+
+
+@bp.post("/cases/<case_id>/supervise")
+@require("cases.supervise")
+@idempotent
+def supervise(case_id: str):
+    case = _readable(case_id)
+    service.supervise(case, g.actor, field(body(), "instruction", str, ""))
+    return _full(case)
