@@ -38,6 +38,8 @@ USERS = [
     ("ty_110", "吴志强（演示）", "140100", "desk_110", None, None),
     ("ty_dispatch", "郑丽华（演示）", "140100", "dispatcher", None, None),
     ("ty_heating", "王海涛（演示）", "140100", "unit_handler", "140100-heating", None),
+    ("ty_supervisor", "高文华（演示）", "140100", "supervisor", None, None),
+    ("xd_housing", "田晓军（演示）", "140105", "unit_handler", "140105-housing", None),
     ("xd_admin", "冯雪（演示）", "140105", "county_admin", None, None),
     ("xd_110", "陈刚（演示）", "140105", "desk_110", None, None),
     ("yz_admin", "褚红梅（演示）", "140106", "county_admin", None, None),
@@ -105,9 +107,12 @@ def load_users(tenants: dict[str, Tenant], units: dict[str, Unit]) -> list[str]:
 
 def load() -> None:
     """Load everything; call inside transaction() under system_context()."""
+    from modules.cases import demo as demo_cases
+
     tenants = load_tenants()
     units = load_units(tenants)
     load_users(tenants, units)
+    demo_cases.load()
 
 
 def logins() -> list[tuple[str, str]]:

@@ -43,7 +43,8 @@ class CaseError(ValueError):
 # ---- events and transitions --------------------------------------------------------------------
 
 def record_event(case: Case, actor: Actor | None, type_: str, detail: dict | None = None) -> CaseEvent:
-    event = CaseEvent(case_id=case.id, type=type_, at=utcnow(), detail=detail or {},
+    tenant_id = actor.tenant.id if actor is not None else current_context().tenant_id  # where the actor acted
+    event = CaseEvent(case_id=case.id, tenant_id=tenant_id, type=type_, at=utcnow(), detail=detail or {},
                       actor_id=actor.user.id if actor and actor.user else None,
                       actor_label=actor.label if actor else "系统")
     with writing(case):
