@@ -106,9 +106,8 @@ def run_job(func_path: str, tenant_id: int | None, actor_id: int | None, args: l
     if tenant_id is None:
         raise TenantContextMissing("job refused: it carries no tenant")
     app = _app()
-    with app.app_context(), transaction():
-        with as_tenant(job_context(tenant_id, actor_id)):
-            return _resolve(func_path)(*args)
+    with app.app_context(), as_tenant(job_context(tenant_id, actor_id)), transaction():
+        return _resolve(func_path)(*args)  # committed inside the tenant context: the write wall checks at flush
 
 
 def fan_out(func_path: str) -> int:

@@ -1,7 +1,7 @@
 """Template helpers: local time, masking, permissions and the acting membership in every page."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import g
@@ -16,6 +16,16 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(SHANGHAI).strftime(fmt) if value else ""
+
+
+def deadline_time(value: datetime | None) -> str:
+    """Deadlines end at 24:00 of a working day: show "2026-11-30 24:00", not "2026-12-01 00:00"."""
+    if value is None:
+        return ""
+    local = value.astimezone(SHANGHAI)
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        return f"{local - timedelta(days=1):%Y-%m-%d} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def countdown(deadline: datetime | None) -> str:
@@ -53,6 +63,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["mask_name"] = mask_name
     app.jinja_env.filters["countdown"] = countdown
+    app.jinja_env.filters["deadline_time"] = deadline_time
     app.jinja_env.filters["urgency_class"] = urgency_class
     app.jinja_env.filters["options"] = lambda rows, key, label: [(getattr(r, key), getattr(r, label)) for r in rows]
     app.jinja_env.filters["role_option"] = lambda name: (name, permissions.ROLES[name].label)

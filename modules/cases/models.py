@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from saas.db import TenantOwned, UTCDateTime, utcnow
 from saas.extensions import db
@@ -103,6 +103,8 @@ class CaseEvent(TenantOwned, db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_label: Mapped[str] = mapped_column(String(128))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Written with its case in one flush; never loaded through (the timeline query reads events).
+    case: Mapped[Case] = relationship(lazy="raise")
 
     @property
     def label(self) -> str:

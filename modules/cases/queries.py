@@ -129,19 +129,20 @@ def likely_duplicates(text: str, phone: str, *, window_days: int, threshold: flo
     """Open or recent cases that may be the same matter: same caller, or very similar text."""
     since = utcnow() - timedelta(days=window_days)
     key = caller_key(phone)
+    grams = bigrams(text)
     found: dict[int, tuple[Case, float, str]] = {}
     if key:
         for case in db.session.scalars(select(Case).where(Case.caller_key == key, Case.created_at >= since)
                                        .order_by(Case.created_at.desc()).limit(limit)):
-            found[case.id] = (case, 1.0, "同一来电号码")
-    grams = bigrams(text)
+            score = similarity(grams, bigrams(case.text))
+            why = f"同一来电号码，内容相似度{score:.0%}" if score >= threshold else "同一来电号码"
+            found[case.id] = (case, 1.0 + score, why)
     if len(grams) >= 4:
         rows = db.session.execute(select(Case.id, Case.text).where(Case.created_at >= since)
                                   .order_by(Case.created_at.desc()).limit(2000))
-        scored = sorted(((similarity(grams, bigrams(t)), i) for i, t in rows), reverse=True)
-        ids = [i for score, i in scored[:limit] if score >= threshold and i not in found]
-        scores = dict((i, s) for s, i in scored[:limit])
-        for case in db.session.scalars(select(Case).where(Case.id.in_(ids))) if ids else []:
+        scored = sorted(((similarity(grams, bigrams(t)), i) for i, t in rows), reverse=True)[:limit]
+        scores = {i: s for s, i in scored if s >= threshold and i not in found}
+        for case in db.session.scalars(select(Case).where(Case.id.in_(scores))) if scores else []:
             found[case.id] = (case, scores[case.id], f"内容相似度{scores[case.id]:.0%}")
     return sorted(found.values(), key=lambda item: (-item[1], -item[0].id))[:limit]
 

@@ -44,7 +44,7 @@ class CaseError(ValueError):
 
 def record_event(case: Case, actor: Actor | None, type_: str, detail: dict | None = None) -> CaseEvent:
     tenant_id = actor.tenant.id if actor is not None else current_context().tenant_id  # where the actor acted
-    event = CaseEvent(case_id=case.id, tenant_id=tenant_id, type=type_, at=utcnow(), detail=detail or {},
+    event = CaseEvent(case=case, tenant_id=tenant_id, type=type_, at=utcnow(), detail=detail or {},
                       actor_id=actor.user.id if actor and actor.user else None,
                       actor_label=actor.label if actor else "系统")
     with writing(case):
@@ -183,7 +183,6 @@ def intake(tenant: Tenant, actor: Actor, data: IntakeData) -> Case:
         created_by_id=actor.user.id if actor.user else None, number=next_number(tenant, now),
     )
     db.session.add(case)
-    db.session.flush()
     record_event(case, actor, "intake", {"channel": case.channel, "kind": case.kind, "platform": platform,
                                          "urgency": case.urgency, "emergency": case.emergency})
     if data.answer:

@@ -34,7 +34,26 @@ def figures(actor: Actor) -> dict:
     }
 
 
+def work(actor: Actor) -> dict:
+    """The actor's work at a glance: case lists for hotline roles, the inbox for unit handlers."""
+    from saas.permissions import has, role
+    from modules.cases import queries
+
+    if has(actor.role, "cases.view"):
+        counts = queries.view_counts(role(actor.role).platform or "")
+        top = max(counts.values(), default=0)
+        return {"kind": "cases", "views": [(key, label, counts[key], round(100 * counts[key] / top) if top else 0)
+                                           for key, label in queries.VIEWS.items()]}
+    if has(actor.role, "assignments.handle"):
+        from modules.dispatch.models import Assignment
+
+        rows = dict(db.session.execute(select(Assignment.status, func.count())
+                                       .where(Assignment.unit_id == actor.unit_id).group_by(Assignment.status)).all())
+        return {"kind": "inbox", "pending": rows.get("pending", 0), "accepted": rows.get("accepted", 0)}
+    return {"kind": None}
+
+
 @bp.get("/")
 @require("home.view")
 def index():
-    return render_template("home/index.html", figures=figures(g.actor))
+    return render_template("home/index.html", figures=figures(g.actor), work=work(g.actor))

