@@ -194,7 +194,7 @@ def intake(tenant: Tenant, actor: Actor, data: IntakeData) -> Case:
 
 def merge(case: Case, actor: Actor, data: IntakeData) -> Case:
     """A new call about a case already open: add it to that case instead of opening another."""
-    check(actor.role, "cases.intake")
+    require_owner(case, actor, "cases.intake")
     if case.status == "closed":
         raise CaseError("该工单已办结，不能并入；如诉求未解决请新建工单")
     text = (data.text or "").strip()

@@ -60,9 +60,9 @@ def end_of_day(day: date) -> datetime:
 
 
 def nth_workday_after(day: date, n: int) -> date:
-    """The nth working day after `day` (day itself does not count)."""
-    if n < 1:
-        raise ValueError("working days must be at least 1")
+    """The nth working day after `day` (day itself does not count; n = 0 is `day` itself)."""
+    if n < 0:
+        raise ValueError("working days cannot be negative")
     horizon = day + timedelta(days=n * 3 + 40)  # enough to cross any holiday cluster
     overrides = _overrides(day, horizon)
     count, current = 0, day
@@ -77,7 +77,13 @@ def add_working_days(start: datetime, n: int) -> datetime:
     return end_of_day(nth_workday_after(local_day(start), n))
 
 
+def extend(deadline: datetime, n: int) -> datetime:
+    """A deadline (24:00 of its working day) moved by n more working days."""
+    return end_of_day(nth_workday_after(local_day(deadline - timedelta(microseconds=1)), n))
+
+
 def add_hours(start: datetime, hours: int) -> datetime:
+    local_day(start)  # refuses naive datetimes, as the working-day functions do
     return start + timedelta(hours=hours)
 
 

@@ -222,7 +222,7 @@ def decide_extension(request: ExtensionRequest, actor: Actor, grant: bool, note:
         request.decided_by_id, request.decision_note = (actor.user.id if actor.user else None), note
         detail = {"unit": assignment_unit(assignment).name, "working_days": request.working_days, "note": note}
         if grant:
-            assignment.deadline = calendar.add_working_days(assignment.deadline, request.working_days)
+            assignment.deadline = calendar.extend(assignment.deadline, request.working_days)
             assignment.extended_days += request.working_days
             assignment.deadline_label = f"{assignment.deadline_label}（延期{assignment.extended_days}个工作日）"
             assignment.reminded_at = assignment.overdue_at = None
