@@ -214,3 +214,21 @@ def context_of(username: str, code: str):
                           .where(User.username == username, Tenant.code == code)
                           .execution_options(all_tenants=True))
     return actor_for_membership(m)
+
+
+def snapshot(fn):
+    """Run `fn` on a fresh snapshot (requests commit in their own sessions), then end the read
+    transaction so no lock is held while the next request runs."""
+    db.session.rollback()
+    try:
+        return fn()
+    finally:
+        db.session.rollback()
+
+
+def count_rows(model, *where) -> int:
+    """Rows of `model` in every tenant (for "nothing was written" checks)."""
+    from sqlalchemy import func, select
+
+    return snapshot(lambda: db.session.scalar(select(func.count()).select_from(model).where(*where)
+                                              .execution_options(all_tenants=True)))

@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 from saas.extensions import db
 from saas.permissions import require, role as role_of
 from saas.templating import render_page
-from modules.cases import queries, service
+from modules.cases import fragments, queries, service
 from modules.cases.models import CHANNELS, GRADES, SATISFACTION, STATUSES, Case
 from modules.deadlines.service import URGENCIES, policy_for
 from modules.dispatch import service as dispatch
@@ -151,13 +151,8 @@ def show(case_id: int):
 
 
 def _act(case_id: int, action, success: str):
-    case = _load(case_id)
-    try:
-        action(case)
-    except service.CaseError as exc:
-        return show_page(case, errors=exc.errors, form=request.form, status=422)
-    flash(success, "success")
-    return redirect(url_for("cases.show", case_id=case.id))
+    return fragments.act(_load(case_id), action, success, page=show_page,
+                         target=url_for("cases.show", case_id=case_id))
 
 
 @bp.post("/<int:case_id>/dispatch")
@@ -199,12 +194,8 @@ def supervise(case_id: int):
 @bp.post("/<int:case_id>/reveal")
 @require("cases.reveal")
 def reveal(case_id: int):
-    case = _load(case_id)
-    try:
-        contact = service.reveal_contact(case, g.actor, request.form.get("reason", ""))
-    except service.CaseError as exc:
-        return render_template("cases/_contact.html", case=case, errors=exc.errors, contact=None), 422
-    return render_template("cases/_contact.html", case=case, errors={}, contact=contact)
+    return fragments.contact(_load(case_id), g.actor, request.form.get("reason", ""),
+                             url_for("cases.reveal", case_id=case_id))
 
 
 @bp.post("/extensions/<int:request_id>")

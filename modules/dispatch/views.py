@@ -2,14 +2,14 @@
 actions (accept, return, extension, reply with attachments). Light pages for phones and slow PCs."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, g, render_template, request, send_file, url_for
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from saas.db import utcnow
 from saas.extensions import db
 from saas.permissions import has, require
-from modules.cases import queries, service as cases
+from modules.cases import fragments, queries
 from modules.deadlines.service import policy_for
 from modules.dispatch import attachments, service
 from modules.dispatch.models import Assignment, Attachment
@@ -76,13 +76,8 @@ def show(assignment_id: int):
 
 
 def _act(assignment_id: int, action, success: str):
-    assignment = _mine(assignment_id)
-    try:
-        action(assignment)
-    except cases.CaseError as exc:
-        return page_for(assignment, errors=exc.errors, form=request.form, status=422)
-    flash(success, "success")
-    return redirect(url_for("inbox.show", assignment_id=assignment.id))
+    return fragments.act(_mine(assignment_id), action, success, page=page_for,
+                         target=url_for("inbox.show", assignment_id=assignment_id))
 
 
 @bp.post("/<int:assignment_id>/accept")
@@ -120,13 +115,8 @@ def reply(assignment_id: int):
 @require("assignments.handle")
 def reveal(assignment_id: int):
     assignment = _mine(assignment_id)
-    case = service.case_of(assignment)
-    url = url_for("inbox.reveal", assignment_id=assignment.id)
-    try:
-        contact = cases.reveal_contact(case, g.actor, request.form.get("reason", ""))
-    except cases.CaseError as exc:
-        return render_template("cases/_contact.html", case=case, errors=exc.errors, contact=None, reveal_url=url), 422
-    return render_template("cases/_contact.html", case=case, errors={}, contact=contact, reveal_url=url)
+    return fragments.contact(service.case_of(assignment), g.actor, request.form.get("reason", ""),
+                             url_for("inbox.reveal", assignment_id=assignment.id))
 
 
 @bp.get("/attachments/<int:attachment_id>")

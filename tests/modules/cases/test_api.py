@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from saas.db import as_tenant, system_context, transaction
 from saas.extensions import db
@@ -38,19 +38,7 @@ def c(app, world):
     return {name: api(app, secret) for name, secret in secrets.items()}
 
 
-def _read(fn):
-    """A fresh snapshot (requests commit in their own sessions), then the read transaction ends, so no
-    lock is held while the next request runs (another run may truncate the shared PostgreSQL)."""
-    db.session.rollback()
-    try:
-        return fn()
-    finally:
-        db.session.rollback()
-
-
-def _count(model, *where) -> int:
-    return _read(lambda: db.session.scalar(select(func.count()).select_from(model).where(*where)
-                                           .execution_options(all_tenants=True)))
+_read, _count = factories.snapshot, factories.count_rows
 
 
 def _snapshot() -> dict:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from saas import jobs, outbox
 from saas.db import as_tenant, system_context, transaction, utcnow
@@ -36,19 +36,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 # ---- helpers: services for setup, fresh snapshots for checks ----------------------------------
 
-def _read(fn):
-    """A fresh snapshot (requests commit in their own sessions), then the read transaction ends, so no
-    lock is held while the next request runs (another run may truncate the shared PostgreSQL)."""
-    db.session.rollback()
-    try:
-        return fn()
-    finally:
-        db.session.rollback()
-
-
-def _count(model, *where) -> int:
-    return _read(lambda: db.session.scalar(select(func.count()).select_from(model).where(*where)
-                                           .execution_options(all_tenants=True)))
+_read, _count = factories.snapshot, factories.count_rows
 
 
 def _one(stmt):

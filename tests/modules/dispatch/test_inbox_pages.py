@@ -9,7 +9,7 @@ import struct
 import zlib
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from saas.db import as_tenant, system_context, transaction, utcnow
 from saas.extensions import db
@@ -18,6 +18,7 @@ from modules.cases.models import Case
 from modules.deadlines import calendar
 from modules.dispatch import attachments
 from modules.dispatch.models import Assignment, Attachment, ExtensionRequest
+from tests import factories
 from tests.conftest import text_of
 from tests.factories import context_of
 
@@ -31,19 +32,7 @@ def _png(width=2, height=2) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def _read(fn):
-    """A fresh snapshot (requests commit in their own sessions), then the read transaction ends, so no
-    lock is held while the next request runs (another run may truncate the shared PostgreSQL)."""
-    db.session.rollback()
-    try:
-        return fn()
-    finally:
-        db.session.rollback()
-
-
-def _count(model, *where) -> int:
-    return _read(lambda: db.session.scalar(select(func.count()).select_from(model).where(*where)
-                                           .execution_options(all_tenants=True)))
+_read, _count = factories.snapshot, factories.count_rows
 
 
 def _row(*columns, where=()):

@@ -8,7 +8,6 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from rq.job import Job
 from sqlalchemy import func, select
 
