@@ -50,7 +50,7 @@ def test_dispatch_then_the_unit_inbox_on_a_phone(server, browser):  # noqa: F811
     page.click("text=保存受理")
     page.wait_for_url("**/cases/*")
     case_url = page.url
-    page.context.clear_cookies()
+    page = browser.new_context(locale="zh-CN").new_page()  # the dispatcher's own browser
     _login(page, server, "ty_dispatcher")
     page.goto(case_url)
     page.select_option("#f-lead", "140100-heating")
