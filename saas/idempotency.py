@@ -89,7 +89,6 @@ def idempotent(view):
             db.session.flush()
         return response
 
-    wrapper.idempotent = True
     return wrapper
 
 

@@ -64,11 +64,15 @@ def put(kind: str, payload: dict, *, tenant_id: int) -> OutboxMessage:
     return row
 
 
+def _deliver_after_commit(session, row: OutboxMessage) -> None:
+    session.info.setdefault("outbox_new", []).append((row.id, row.tenant_id))
+
+
 @event.listens_for(TenantSession, "after_flush")
 def _note_new(session, flush_context) -> None:
     for obj in session.new:
         if isinstance(obj, OutboxMessage):
-            session.info.setdefault("outbox_new", []).append((obj.id, obj.tenant_id))
+            _deliver_after_commit(session, obj)
 
 
 @event.listens_for(TenantSession, "after_commit")
@@ -124,5 +128,4 @@ def retry(row: OutboxMessage) -> None:
     """An admin sends a failed row again."""
     row.status, row.available_at, row.attempts = "pending", utcnow(), 0
     db.session.flush()
-    session_info = db.session.info.setdefault("outbox_new", [])
-    session_info.append((row.id, row.tenant_id))
+    _deliver_after_commit(db.session, row)

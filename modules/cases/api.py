@@ -41,8 +41,8 @@ def _code(tenant_id: int) -> str:
     return db.session.get(Tenant, tenant_id).code
 
 
-def assignment_json(a: Assignment, unit_code: str) -> dict:
-    return {"id": str(a.id), "case": str(a.case_id), "unit": unit_code, "role": a.role, "status": a.status,
+def assignment_json(a: Assignment) -> dict:
+    return {"id": str(a.id), "case": str(a.case_id), "unit": a.unit.code, "role": a.role, "status": a.status,
             "deadline": iso(a.deadline), "deadline_label": a.deadline_label, "dispatched_at": iso(a.dispatched_at),
             "accepted_at": iso(a.accepted_at), "replied_at": iso(a.replied_at), "result": a.result,
             "resolved": a.resolved, "return_reason": a.return_reason, "extended_days": a.extended_days}
@@ -66,8 +66,7 @@ def case_json(case: Case, *, full: bool = False, reveal: bool = False, fresh: bo
         from modules.cases.queries import timeline
 
         assignments = [] if fresh else dispatch.assignments_of(case)
-        units = dispatch.units_by_id(a.unit_id for a in assignments)
-        data["assignments"] = [assignment_json(a, units[a.unit_id].code) for a in assignments]
+        data["assignments"] = [assignment_json(a) for a in assignments]
         data["events"] = [{"type": e.type, "at": iso(e.at), "tenant": e.tenant.code, "actor": e.actor_label,
                            "detail": e.detail} for e in timeline(case)]
     return data

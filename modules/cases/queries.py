@@ -112,6 +112,7 @@ def earlier_cases(phone: str, *, exclude_id: int | None = None, limit: int = 8) 
     return list(db.session.scalars(stmt))
 
 
+SIMILAR_SCAN = 500  # newest cases compared per keystroke pause: bounded work on the agent's hot path
 _NOISE = re.compile(r"[\s，。！？、,.!?：:；;（）()\"'“”《》\-]+")
 
 
@@ -139,7 +140,7 @@ def likely_duplicates(text: str, phone: str, *, window_days: int, threshold: flo
             found[case.id] = (case, 1.0 + score, why)
     if len(grams) >= 4:
         rows = db.session.execute(select(Case.id, Case.text).where(Case.created_at >= since)
-                                  .order_by(Case.created_at.desc()).limit(2000))
+                                  .order_by(Case.created_at.desc()).limit(SIMILAR_SCAN))
         scored = sorted(((similarity(grams, bigrams(t)), i) for i, t in rows), reverse=True)[:limit]
         scores = {i: s for s, i in scored if s >= threshold and i not in found}
         for case in db.session.scalars(select(Case).where(Case.id.in_(scores))) if scores else []:

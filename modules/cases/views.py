@@ -134,9 +134,8 @@ def _dispatch_units() -> list[Unit]:
 
 def show_page(case: Case, *, errors=None, form=None, status: int = 200):
     assignments = dispatch.assignments_of(case)
-    units = dispatch.units_by_id(a.unit_id for a in assignments)
     extensions = dispatch.pending_extensions(case)
-    ctx = dict(case=case, assignments=assignments, units=units, extensions=extensions,
+    ctx = dict(case=case, assignments=assignments, extensions=extensions,
                events=queries.timeline(case), errors=errors or {}, form=form or MultiDict(), satisfaction=SATISFACTION,
                grades=GRADES, may=lambda p: service.may_act(g.actor, case, p),
                dispatch_units=_dispatch_units() if case.status == "new" and service.may_act(g.actor, case, "cases.dispatch") else [],

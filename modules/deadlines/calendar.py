@@ -19,6 +19,7 @@ import chinese_calendar
 from sqlalchemy import func, select
 
 from saas.extensions import db
+from modules.deadlines.models import CalendarDay
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -30,8 +31,6 @@ def package_years() -> tuple[int, int]:
 
 
 def _overrides(start: date, end: date) -> dict[date, bool]:
-    from modules.deadlines.models import CalendarDay
-
     rows = db.session.execute(select(CalendarDay.day, CalendarDay.workday)
                               .where(CalendarDay.day.between(start, end)))
     return {day: workday for day, workday in rows}
@@ -99,8 +98,6 @@ def working_days_between(start: datetime, end: datetime) -> int:
 
 def known_until() -> date:
     """The last day whose official arrangement is known (package data or entered overrides)."""
-    from modules.deadlines.models import CalendarDay
-
     last_entered = db.session.scalar(select(func.max(CalendarDay.day)))
     last = date(package_years()[1], 12, 31)
     return max(last, date(last_entered.year, 12, 31)) if last_entered else last

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 
 from saas import audit
 from saas.extensions import db
 from modules.deadlines import calendar
-from modules.deadlines.models import CasePolicy
+from modules.deadlines.models import CalendarDay, CasePolicy
 from tenants.models import Tenant
 
 KINDS_12345 = ("咨询", "求助", "投诉", "举报", "意见建议")
@@ -134,10 +134,6 @@ def save_policy(tenant: Tenant, actor, raw: dict[str, str]) -> Policy:
 
 def set_calendar_day(actor, raw_day: str, workday: str, name: str):
     """A province admin enters an official arrangement (a holiday or an adjusted working day)."""
-    from datetime import date
-
-    from modules.deadlines.models import CalendarDay
-
     errors = {}
     try:
         day = date.fromisoformat((raw_day or "").strip())
@@ -161,8 +157,6 @@ def set_calendar_day(actor, raw_day: str, workday: str, name: str):
 
 
 def remove_calendar_day(actor, day) -> None:
-    from modules.deadlines.models import CalendarDay
-
     row = db.session.get(CalendarDay, day)
     if row is not None:
         db.session.delete(row)

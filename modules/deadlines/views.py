@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from saas.extensions import db
-from saas.permissions import require
+from saas.permissions import check, require
 from modules.deadlines import calendar, service
 from modules.deadlines.models import CalendarDay
 
@@ -42,8 +42,7 @@ def save():
 def calendar_page():
     errors = {}
     if request.method == "POST":
-        if not (g.actor.role == "province_admin"):
-            abort(403)
+        check(g.actor.role, "calendar.manage")
         try:
             if request.form.get("remove"):
                 service.remove_calendar_day(g.actor, date.fromisoformat(request.form["remove"]))

@@ -24,8 +24,7 @@ def _mine(assignment_id: str) -> Assignment:
 
 
 def _with_case(a: Assignment, status: int = 200):
-    unit = service.assignment_unit(a)
-    return jsonify({**assignment_json(a, unit.code), "case_detail": case_json(service.case_of(a))}), status
+        return jsonify({**assignment_json(a), "case_detail": case_json(service.case_of(a))}), status
 
 
 @bp.post("/cases/<case_id>/assignments")
@@ -43,8 +42,7 @@ def dispatch_case(case_id: str):
     made = service.dispatch(case, g.actor, service.DispatchData(
         units=choices, working_days=field(data, "deadline_working_days", int),
         complex_case=field(data, "complex", bool, False), instruction=field(data, "instruction", str, "")))
-    codes = service.units_by_id(a.unit_id for a in made)
-    return jsonify([assignment_json(a, codes[a.unit_id].code) for a in made]), 201
+    return jsonify([assignment_json(a) for a in made]), 201
 
 
 @bp.get("/assignments")
@@ -57,8 +55,7 @@ def assignments():
             raise BadBody(f"status 应为 {'、'.join(STATUSES)} 之一", "status")
         stmt = stmt.where(Assignment.status == status)
     rows = list(db.session.scalars(stmt.order_by(Assignment.deadline, Assignment.id).limit(500)))
-    unit = service.units_by_id([g.actor.unit_id]).get(g.actor.unit_id)
-    return jsonify([assignment_json(a, unit.code if unit else "") for a in rows])
+    return jsonify([assignment_json(a) for a in rows])
 
 
 @bp.post("/assignments/<assignment_id>/accept")

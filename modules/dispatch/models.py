@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from saas.db import TenantOwned, UTCDateTime, utcnow
 from saas.extensions import db
@@ -42,6 +42,9 @@ class Assignment(TenantOwned, db.Model):
     return_reason: Mapped[str | None] = mapped_column(String(500))
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # The unit lives in the assignment's own tenant: whoever may read the assignment may read it.
+    unit = relationship("Unit", lazy="joined", innerjoin=True)
 
     __table_args__ = (
         Index("ix_assignments_unit_status", "unit_id", "status"),

@@ -17,7 +17,7 @@ from saas.permissions import SERVED, check
 from modules.cases import service as cases
 from modules.cases.models import Case
 from modules.deadlines import calendar
-from modules.deadlines.service import deadline_for, policy_for
+from modules.deadlines.service import Policy, deadline_for, policy_for
 from modules.dispatch import attachments
 from modules.dispatch.models import OPEN, Assignment, Attachment, ExtensionRequest
 from modules.notifications.service import notify_roles, notify_unit
@@ -117,24 +117,33 @@ def case_of(assignment: Assignment) -> Case:
                               .execution_options(all_tenants=True)).scalar_one()
 
 
+def cases_by_id(ids) -> dict[int, Case]:
+    """The cases behind a batch of assignments (one query), readable for the same reason as `case_of`."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    return {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(ids))
+                                                .execution_options(all_tenants=True))}
+
+
 def accept(assignment: Assignment, actor: Actor) -> Assignment:
     _own(assignment, actor)
     if assignment.status != "pending":
         raise DispatchError(f"工单当前为“{assignment.status_label}”，不能签收", "invalid_state")
     case = case_of(assignment)
     assignment.status, assignment.accepted_at = "accepted", utcnow()
-    detail = {"unit": assignment_unit(assignment).name, "role": assignment.role}
+    detail = {"unit": assignment.unit.name, "role": assignment.role}
     if assignment.role == "lead":
         cases.transition(case, actor, "in_progress", "accepted", detail)
     else:
-        with cases.writing(case):
-            cases.record_event(case, actor, "accepted", detail)
+        cases.record_event(case, actor, "accepted", detail)
     db.session.flush()
     return assignment
 
 
-def return_window_end(assignment: Assignment, case: Case):
-    return calendar.add_working_days(assignment.dispatched_at, policy_for(case.tenant).return_window_days)
+def return_window_end(assignment: Assignment, case: Case, policy: Policy | None = None):
+    policy = policy or policy_for(case.tenant)
+    return calendar.add_working_days(assignment.dispatched_at, policy.return_window_days)
 
 
 def give_back(assignment: Assignment, actor: Actor, reason: str) -> Assignment:
@@ -148,10 +157,11 @@ def give_back(assignment: Assignment, actor: Actor, reason: str) -> Assignment:
     if len(reason) > MAX_REASON:
         raise DispatchError({"reason": f"退回理由不能超过{MAX_REASON}字"})
     case = case_of(assignment)
-    window = policy_for(case.tenant).return_window_days
-    if utcnow() > return_window_end(assignment, case):
-        raise DispatchError(f"已超过退回时限（派单后{window}个工作日内），如需更多时间请申请延期", "window_closed")
-    unit = assignment_unit(assignment)
+    policy = policy_for(case.tenant)
+    if utcnow() > return_window_end(assignment, case, policy):
+        raise DispatchError(f"已超过退回时限（派单后{policy.return_window_days}个工作日内），如需更多时间请申请延期",
+                            "window_closed")
+    unit = assignment.unit
     assignment.status, assignment.return_reason = "returned", reason
     detail = {"unit": unit.name, "role": assignment.role, "reason": reason}
     if assignment.role == "lead":
@@ -162,8 +172,7 @@ def give_back(assignment: Assignment, actor: Actor, reason: str) -> Assignment:
                     db.session.flush()
         cases.transition(case, actor, "new", "returned", detail, deadline=None)
     else:
-        with cases.writing(case):
-            cases.record_event(case, actor, "returned", detail)
+        cases.record_event(case, actor, "returned", detail)
     notify_roles(case.tenant_id, ("dispatcher",), title=f"工单被退回：{case.number}",
                  body=f"{unit.name}：{reason[:200]}", level="warning", case_id=case.id, assignment_id=assignment.id)
     db.session.flush()
@@ -195,19 +204,17 @@ def request_extension(assignment: Assignment, actor: Actor, working_days: int | 
                                working_days=working_days, reason=reason,
                                requested_by_id=actor.user.id if actor.user else None)
     db.session.add(request)
-    with cases.writing(case):
-        cases.record_event(case, actor, "extension_requested", {"unit": assignment_unit(assignment).name,
-                                                                 "working_days": working_days, "reason": reason})
+    cases.record_event(case, actor, "extension_requested", {"unit": assignment.unit.name,
+                                                            "working_days": working_days, "reason": reason})
     notify_roles(case.tenant_id, ("dispatcher",), title=f"延期申请：{case.number}",
-                 body=f"{assignment_unit(assignment).name}申请延期{working_days}个工作日", case_id=case.id,
+                 body=f"{assignment.unit.name}申请延期{working_days}个工作日", case_id=case.id,
                  assignment_id=assignment.id)
     db.session.flush()
     return request
 
 
 def decide_extension(request: ExtensionRequest, actor: Actor, grant: bool, note: str = "") -> ExtensionRequest:
-    assignment = db.session.execute(select(Assignment).where(Assignment.id == request.assignment_id)
-                                    .execution_options(all_tenants=True)).scalar_one()
+    assignment = db.session.execute(select(Assignment).where(Assignment.id == request.assignment_id)).scalar_one()
     case = case_of(assignment)
     cases.require_owner(case, actor, "cases.dispatch")
     if request.status != "pending":
@@ -220,11 +227,12 @@ def decide_extension(request: ExtensionRequest, actor: Actor, grant: bool, note:
     with crossing(write={assignment.tenant_id}):  # the request and the assignment live in the unit's tenant
         request.status, request.decided_at = ("granted" if grant else "refused"), utcnow()
         request.decided_by_id, request.decision_note = (actor.user.id if actor.user else None), note
-        detail = {"unit": assignment_unit(assignment).name, "working_days": request.working_days, "note": note}
+        detail = {"unit": assignment.unit.name, "working_days": request.working_days, "note": note}
         if grant:
             assignment.deadline = calendar.extend(assignment.deadline, request.working_days)
             assignment.extended_days += request.working_days
-            assignment.deadline_label = f"{assignment.deadline_label}（延期{assignment.extended_days}个工作日）"
+            base = assignment.deadline_label.split("（延期")[0]
+            assignment.deadline_label = f"{base}（延期{assignment.extended_days}个工作日）"
             assignment.reminded_at = assignment.overdue_at = None
             detail["deadline"] = assignment.deadline.isoformat()
         db.session.flush()
@@ -232,7 +240,7 @@ def decide_extension(request: ExtensionRequest, actor: Actor, grant: bool, note:
         cases.transition(case, actor, case.status, "extension_granted", detail, deadline=assignment.deadline)
     else:
         cases.record_event(case, actor, "extension_granted" if grant else "extension_refused", detail)
-    notify_unit(assignment_unit(assignment), title=f"延期申请{'已同意' if grant else '未同意'}：{case.number}",
+    notify_unit(assignment.unit, title=f"延期申请{'已同意' if grant else '未同意'}：{case.number}",
                 body=note[:200], case_id=case.id, assignment_id=assignment.id)
     db.session.flush()
     return request
@@ -270,7 +278,7 @@ def reply(assignment: Assignment, actor: Actor, data: ReplyData) -> Assignment:
     assignment.status, assignment.replied_at = "replied", now
     assignment.result, assignment.resolved = result, data.resolved
     stored = attachments.store(checked, assignment, actor)
-    unit = assignment_unit(assignment)
+    unit = assignment.unit
     detail = {"unit": unit.name, "role": assignment.role, "result": result, "resolved": data.resolved,
               "attachments": [a.filename for a in stored]}
     if assignment.role == "lead":
@@ -278,11 +286,10 @@ def reply(assignment: Assignment, actor: Actor, data: ReplyData) -> Assignment:
         notify_roles(case.tenant_id, ("agent_12345",), title=f"待回访：{case.number}",
                      body=f"{unit.name}已答复", case_id=case.id)
     else:
-        with cases.writing(case):
-            cases.record_event(case, actor, "assist_replied", detail)
+        cases.record_event(case, actor, "assist_replied", detail)
         lead = next((a for a in assignments_of(case) if a.role == "lead" and a.is_open), None)
         if lead is not None:
-            notify_unit(assignment_unit(lead), title=f"协办单位已答复：{case.number}", body=unit.name,
+            notify_unit(lead.unit, title=f"协办单位已答复：{case.number}", body=unit.name,
                         case_id=case.id, assignment_id=lead.id)
     db.session.flush()
     return assignment
@@ -297,22 +304,10 @@ def assignments_of(case: Case) -> list[Assignment]:
                                    .execution_options(all_tenants=True)))
 
 
-def units_by_id(ids) -> dict[int, Unit]:
-    ids = set(ids)
-    if not ids:
-        return {}
-    return {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_(ids))
-                                                 .execution_options(all_tenants=True))}
-
-
-def assignment_unit(assignment: Assignment) -> Unit:
-    return units_by_id([assignment.unit_id])[assignment.unit_id]
-
-
 def notify_open_units(case: Case, **message) -> None:
     for assignment in assignments_of(case):
         if assignment.is_open:
-            notify_unit(assignment_unit(assignment), case_id=case.id, assignment_id=assignment.id, **message)
+            notify_unit(assignment.unit, case_id=case.id, assignment_id=assignment.id, **message)
 
 
 def attachments_of(case: Case) -> list[Attachment]:

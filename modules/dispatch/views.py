@@ -40,29 +40,18 @@ def index():
     overdue = db.session.scalar(select(func.count()).select_from(Assignment).where(
         Assignment.unit_id == g.actor.unit_id, Assignment.status.in_(("pending", "accepted")),
         Assignment.deadline < utcnow()))
-    numbers = {c.id: c for c in _cases(a.case_id for a in page.items)}
+    numbers = service.cases_by_id(a.case_id for a in page.items)
     return render_template("dispatch/inbox.html", page=page, tab=tab, tabs=TABS, cases=numbers, overdue=overdue,
                            counts={k: sum(counts.get(s, 0) for s in v[1]) for k, v in TABS.items()})
-
-
-def _cases(ids):
-    from modules.cases.models import Case
-
-    ids = set(ids)
-    if not ids:
-        return []
-    # The unit may read the cases it was assigned, whichever tenant owns them.
-    return db.session.scalars(select(Case).where(Case.id.in_(ids)).execution_options(all_tenants=True))
 
 
 def page_for(assignment: Assignment, *, errors=None, form=None, status: int = 200):
     case = service.case_of(assignment)
     siblings = service.assignments_of(case)
-    units = service.units_by_id(a.unit_id for a in siblings)
     policy = policy_for(case.tenant)
     extensions = [x for x in service.pending_extensions(case) if x.assignment_id == assignment.id]
     return render_template(
-        "dispatch/assignment.html", a=assignment, case=case, siblings=siblings, units=units,
+        "dispatch/assignment.html", a=assignment, case=case, siblings=siblings,
         events=queries.timeline(case), errors=errors or {}, form=form or MultiDict(), policy=policy,
         extensions=extensions, files=service.attachments_of(case),
         return_until=service.return_window_end(assignment, case),
