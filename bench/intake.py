@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -90,6 +91,13 @@ def _load(port: int, path: str, headers: dict, n: int, threads: int) -> tuple[fl
     counter = iter(range(n))
 
     def worker():
+        try:
+            post_all()
+        except Exception as exc:  # a dead thread must fail the run, not shrink it
+            with lock:
+                failures.append(f"{path}: {exc!r}")
+
+    def post_all():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         mine = []
         for i in counter:
@@ -102,9 +110,7 @@ def _load(port: int, path: str, headers: dict, n: int, threads: int) -> tuple[fl
             response.read()
             mine.append(time.perf_counter() - start)
             if response.status != 201:
-                with lock:
-                    failures.append(f"{path} answered {response.status}")
-                return
+                raise RuntimeError(f"answered {response.status}")
             if response.getheader("Connection", "").lower() == "close":
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -152,6 +158,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="liandong-bench-"))
     env = {**os.environ, "INSTANCE_PATH": str(scratch), "API_RATE_LIMIT": "100000000 per minute",
@@ -164,23 +171,31 @@ def main() -> None:
         env["REDIS_URL"] = f"unix://{redis_server.socket_file}"
     env.setdefault("DATABASE_URL", f"sqlite:///{scratch / 'bench.db'}")
     token = _setup(env)
-    results = {}
-    for name, target, path, headers in (
-        ("bare insert", "bench.intake:bare_app()", "/bare", {}),
-        ("case intake", "wsgi:app", "/api/v1/cases", {"Authorization": f"Bearer {token}"}),
-    ):
-        proc, port = _serve(target, env, args.workers)
-        try:
-            _load(port, path, headers, min(200, args.requests), args.threads)  # warm up
-            results[name] = _load(port, path, headers, args.requests, args.threads)
-        finally:
+    targets = {"bare insert": ("bench.intake:bare_app()", "/bare", {}),
+               "case intake": ("wsgi:app", "/api/v1/cases", {"Authorization": f"Bearer {token}"})}
+    servers = {name: _serve(target, env, args.workers) for name, (target, _, _) in targets.items()}
+    rates: dict[str, list[float]] = {name: [] for name in targets}
+    latencies: dict[str, list[float]] = {name: [] for name in targets}
+    try:
+        for name, (_, path, headers) in targets.items():
+            _load(servers[name][1], path, headers, min(200, args.requests), args.threads)  # warm up
+        # Alternate short rounds so that whatever else the machine does falls on both sides alike.
+        per_round = max(1, args.requests // args.rounds)
+        for _ in range(args.rounds):
+            for name, (_, path, headers) in targets.items():
+                rps, lat = _load(servers[name][1], path, headers, per_round, args.threads)
+                rates[name].append(rps)
+                latencies[name].extend(lat)
+    finally:
+        for proc, _ in servers.values():
             proc.terminate()
             proc.wait(timeout=15)
+    results = {name: (statistics.median(rates[name]), sorted(latencies[name])) for name in targets}
     if redis_server is not None:
         redis_server.shutdown()
     backend = env["DATABASE_URL"].split(":", 1)[0]
-    print(f"database: {backend}; {args.requests} requests, {args.threads} client threads, "
-          f"{args.workers} gunicorn workers each")
+    print(f"database: {backend}; {args.requests} requests in {args.rounds} alternating rounds, "
+          f"{args.threads} client threads, {args.workers} gunicorn workers each; median round throughput")
     for name, (rps, lat) in results.items():
         print(f"{name:12s} {rps:8.1f} req/s   p50 {_p(lat, .50):6.1f} ms   p99 {_p(lat, .99):6.1f} ms")
     (bare_rps, bare_lat), (case_rps, case_lat) = results["bare insert"], results["case intake"]

@@ -5,11 +5,13 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, session
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import contains_eager
 
 from saas.db import TenantContext, utcnow
 from saas.extensions import db, login_manager
@@ -158,17 +160,25 @@ def issue_token(*, tenant: Tenant, role: str, unit_id: int | None, name: str, cr
     return token, secret
 
 
+@cache
+def _token_query():
+    """A live token with its tenant and that tenant's scope lists, in one statement built once."""
+    from tenants.service import scope_lists
+
+    return (select(ApiToken, *scope_lists()).join(ApiToken.tenant).options(contains_eager(ApiToken.tenant))
+            .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), Tenant.active)
+            .execution_options(all_tenants=True))  # the token names its tenant; found by its secret hash
+
+
 def actor_for_token(secret: str) -> Actor | None:
     """The actor behind a bearer token, or None when unknown or revoked."""
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _token_hash(secret), ApiToken.revoked_at.is_(None))
-        .execution_options(all_tenants=True)  # the token names its tenant; found by its secret hash
-    )
-    if token is None or not token.tenant.active:
-        return None
     from tenants.service import context_for
 
-    context = context_for(token.tenant, token.role, None)
+    row = db.session.execute(_token_query(), {"token_hash": _token_hash(secret)}).first()
+    if row is None:
+        return None
+    token, served, below = row
+    context = context_for(token.tenant, token.role, None, lists=(served, below))
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now  # flushed later, under the context the caller sets from this actor

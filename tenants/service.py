@@ -1,7 +1,10 @@
 """Tenant tree rules: paths, hubs, scopes. Tenants are not tenant-owned, so no context is needed."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from functools import cache
+
+from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.orm import aliased
 
 from saas import permissions
 from saas.db import TenantContext
@@ -29,22 +32,42 @@ def served_query(hub: Tenant):
     return select(Tenant).where(Tenant.hub_id == hub.id)
 
 
-def scope_ids(tenant: Tenant, scope: str) -> tuple[frozenset[int], frozenset[int]]:
-    """(read, write) tenant ids for a member of `tenant` whose role has `scope`."""
+@cache
+def scope_lists():
+    """scope_ids's two lookups as scalar subqueries (comma-joined ids) of the `Tenant` in the
+    caller's query, so that a request resolves its actor and its scope in one statement."""
+    other = aliased(Tenant)
+    ids = func.aggregate_strings(cast(other.id, String), ",")
+    served = select(ids).where(other.hub_id == Tenant.id).scalar_subquery()
+    below = select(ids).where(other.path.like(Tenant.path + "/%")).scalar_subquery()
+    return served, below
+
+
+def scope_ids(tenant: Tenant, scope: str, lists: tuple[str | None, str | None] | None = None
+              ) -> tuple[frozenset[int], frozenset[int]]:
+    """(read, write) tenant ids for a member of `tenant` whose role has `scope`; `lists` are the
+    values of scope_lists() when the caller already read them."""
     own = frozenset({tenant.id})
     if scope == permissions.OWN:
         return own, own
     if scope == permissions.SERVED:
-        served = frozenset(db.session.scalars(served_query(tenant).with_only_columns(Tenant.id)))
+        served = _ids(lists[0]) if lists else frozenset(
+            db.session.scalars(served_query(tenant).with_only_columns(Tenant.id)))
         return own | served, own
-    below = frozenset(db.session.scalars(descendants_query(tenant).with_only_columns(Tenant.id)))
+    below = _ids(lists[1]) if lists else frozenset(
+        db.session.scalars(descendants_query(tenant).with_only_columns(Tenant.id)))
     if scope == permissions.OVERSIGHT:
         return own | below, own
     return own | below, own | below  # TREE
 
 
-def context_for(tenant: Tenant, role_name: str, actor_id: int | None) -> TenantContext:
-    read, write = scope_ids(tenant, permissions.role(role_name).scope)
+def _ids(joined: str | None) -> frozenset[int]:
+    return frozenset(int(i) for i in joined.split(",")) if joined else frozenset()
+
+
+def context_for(tenant: Tenant, role_name: str, actor_id: int | None,
+                lists: tuple[str | None, str | None] | None = None) -> TenantContext:
+    read, write = scope_ids(tenant, permissions.role(role_name).scope, lists)
     return TenantContext(tenant_id=tenant.id, read_ids=read, write_ids=write, actor_id=actor_id)
 
 

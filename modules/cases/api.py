@@ -63,12 +63,13 @@ def case_json(case: Case, *, full: bool = False, reveal: bool = False, fresh: bo
         "close_reason": case.close_reason, "closed_at": iso(case.closed_at), "transfers": [],
     }
     if full:
-        from modules.cases.queries import timeline
+        from modules.cases.queries import fresh_events, timeline
 
         assignments = [] if fresh else dispatch.assignments_of(case)
+        events = fresh_events(case) if fresh else timeline(case)
         data["assignments"] = [assignment_json(a) for a in assignments]
         data["events"] = [{"type": e.type, "at": iso(e.at), "tenant": e.tenant.code, "actor": e.actor_label,
-                           "detail": e.detail} for e in timeline(case)]
+                           "detail": e.detail} for e in events]
     return data
 
 

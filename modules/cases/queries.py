@@ -152,3 +152,11 @@ def timeline(case: Case) -> list[CaseEvent]:
     """Every event of a readable case, from all tenants that acted on it, oldest first."""
     return list(db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
                                    .order_by(CaseEvent.at, CaseEvent.id).execution_options(all_tenants=True)))
+
+
+def fresh_events(case: Case) -> list[CaseEvent]:
+    """The timeline of a case created in this request, without SQL: every one of its events was
+    written in this session, so the identity map holds them all."""
+    events = [obj for obj in db.session.identity_map.values()
+              if isinstance(obj, CaseEvent) and obj.case_id == case.id]
+    return sorted(events, key=lambda e: (e.at, e.id))

@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from contextlib import nullcontext
+from functools import cache
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -156,14 +158,22 @@ def validate_intake(tenant: Tenant, actor: Actor, data: IntakeData) -> tuple[dic
     return errors, platform, place
 
 
+@cache
+def _counter_upsert(dialect: str):
+    """The counter's upsert, built once per dialect (rebuilding it costs more than running it)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = CaseCounter.__table__
+    stmt = insert(table).values(tenant_id=bindparam("tenant_id"), day=bindparam("day"), last=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["tenant_id", "day"], set_={"last": table.c.last + 1})
+    return stmt.returning(table.c.last)
+
+
 def next_number(tenant: Tenant, at) -> str:
     """Readable case number: division code, Shanghai date, daily sequence (atomic upsert)."""
     day = calendar.local_day(at)
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(CaseCounter).values(tenant_id=tenant.id, day=day, last=1)
-    stmt = stmt.on_conflict_do_update(index_elements=["tenant_id", "day"], set_={"last": CaseCounter.last + 1})
-    seq = db.session.execute(stmt.returning(CaseCounter.last)).scalar_one()
+    connection = db.session.connection()  # a Core statement on the session's transaction: no ORM layer
+    stmt = _counter_upsert(connection.dialect.name)
+    seq = connection.execute(stmt, {"tenant_id": tenant.id, "day": day}).scalar_one()
     return f"{tenant.code}-{day:%Y%m%d}-{seq:05d}"
 
 
