@@ -59,6 +59,10 @@ def _import_models() -> None:
     import modules.dispatch.models  # noqa: F401
     import modules.notifications.models  # noqa: F401
     import modules.notifications.service  # noqa: F401  (registers the outbox handler)
+    import modules.transfers.models  # noqa: F401
+    import modules.transfers.negotiation  # noqa: F401  (declares the negotiation expiry job)
+    import modules.exchange.models  # noqa: F401
+    import modules.exchange.service  # noqa: F401  (registers the webhook outbox handler)
     import modules.members.jobs  # noqa: F401  (declares periodic jobs)
     import modules.dispatch.jobs  # noqa: F401
 
@@ -83,17 +87,21 @@ def register_modules(app: Flask) -> None:
     from modules.deadlines.views import bp as policy_bp
     from modules.dispatch.views import bp as inbox_bp
     from modules.notifications.views import bp as notifications_bp
+    from modules.transfers.views import bp as transfers_bp
+    from modules.transfers.overview import bp as overview_bp
+    from modules.exchange.views import bp as exchange_bp
     from saas.api import bp as api_bp
     from saas.views import bp as auth_bp
     from tenants.views import bp as tenants_bp
 
     app.register_blueprint(auth_bp)
-    for bp in (home_bp, cases_bp, inbox_bp, notifications_bp, policy_bp, units_bp, members_bp, tenants_bp, audit_bp,
-               system_bp):
+    for bp in (home_bp, cases_bp, inbox_bp, transfers_bp, overview_bp, exchange_bp, notifications_bp, policy_bp,
+               units_bp, members_bp, tenants_bp, audit_bp, system_bp):
         app.register_blueprint(bp, url_prefix=f"/t/<tenant_code>{bp.url_prefix or ''}")
     import modules.units.api  # noqa: F401  (adds its routes to the API blueprint)
     import modules.cases.api  # noqa: F401
     import modules.dispatch.api  # noqa: F401
+    import modules.transfers.api  # noqa: F401
     import saas.api_me  # noqa: F401
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

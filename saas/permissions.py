@@ -31,7 +31,7 @@ class Role:
 _VIEW = {"home.view", "units.view", "cases.view", "policy.view"}
 _ADMIN = _VIEW | {"units.manage", "members.view", "members.manage", "tokens.manage", "audit.view", "jobs.view",
                   "policy.manage", "sms.view"}
-_AGENT = _VIEW | {"cases.intake", "cases.close", "cases.reveal"}
+_AGENT = _VIEW | {"cases.intake", "cases.close", "cases.reveal", "transfers.send", "transfers.handle"}
 
 ROLES: dict[str, Role] = {
     r.name: r
@@ -39,17 +39,19 @@ ROLES: dict[str, Role] = {
         Role("province_admin", "省级管理员", TREE,
              frozenset(_ADMIN | {"tenants.view", "tenants.manage", "calendar.manage"})),
         Role("province_supervisor", "省级督查", OVERSIGHT,
-             frozenset(_VIEW | {"tenants.view", "members.view", "audit.view", "cases.supervise"})),
-        Role("hub_admin", "枢纽管理员", SERVED, frozenset(_ADMIN | {"tenants.view", "cases.supervise"})),
+             frozenset(_VIEW | {"tenants.view", "members.view", "audit.view", "cases.supervise", "transfers.view"})),
+        Role("hub_admin", "枢纽管理员", SERVED, frozenset(_ADMIN | {"tenants.view", "cases.supervise", "transfers.view",
+                                                                "seats.manage", "webhooks.manage"})),
         Role("county_admin", "县级管理员", OWN, frozenset(_ADMIN)),
         Role("agent_12345", "12345话务员", SERVED, frozenset(_AGENT | {"cases.followup"}), platform="12345"),
         Role("desk_110", "110接警员", SERVED, frozenset(_AGENT), platform="110"),
         Role("dispatcher", "派单员", SERVED,
-             frozenset(_VIEW | {"cases.dispatch", "cases.close", "cases.reveal", "cases.followup"}), platform="12345"),
+             frozenset(_VIEW | {"cases.dispatch", "cases.close", "cases.reveal", "cases.followup", "transfers.send",
+                                "transfers.handle"}), platform="12345"),
         Role("supervisor", "督办员", SERVED,
-             frozenset(_VIEW | {"cases.supervise", "cases.reveal", "cases.followup"})),
-        Role("unit_handler", "承办单位经办人", OWN, frozenset({"home.view", "assignments.handle", "cases.reveal"}),
-             needs_unit=True),
+             frozenset(_VIEW | {"cases.supervise", "cases.reveal", "cases.followup", "transfers.view"})),
+        Role("unit_handler", "承办单位经办人", OWN,
+             frozenset({"home.view", "assignments.handle", "cases.reveal", "transfers.police"}), needs_unit=True),
         Role("auditor", "审计员", OVERSIGHT,
              frozenset({"home.view", "audit.view", "members.view", "units.view", "cases.view", "sms.view"})),
     )

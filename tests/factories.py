@@ -16,6 +16,8 @@ from modules.deadlines.models import CasePolicy
 from modules.dispatch.models import Assignment, Attachment, ExtensionRequest
 from modules.notifications.models import Notification, SmsMessage
 from modules.units.models import Unit
+from modules.transfers.models import Seat, Transfer, TransferHop
+from modules.exchange.models import Webhook
 from tenants import service as tenants
 from tenants.models import Tenant
 
@@ -126,6 +128,17 @@ def _idempotency(t: Tenant):
     return row
 
 
+def _transfer(t: Tenant) -> Transfer:
+    c = case_row(t)
+    row = Transfer(tenant_id=t.id, case_id=c.id, from_platform="12345", to_tenant_id=t.id, to_platform="110",
+                   reason="测试", actor_label="测试", hops=[
+                       TransferHop(tenant_id=t.id, case_id=c.id, seq=0, platform="12345", status="origin"),
+                       TransferHop(tenant_id=t.id, case_id=c.id, seq=1, platform="110", status="pending")])
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
 TENANT_OWNED_FACTORIES = {
     Unit: lambda t: unit(t, "iso"),
     Membership: _membership,
@@ -137,7 +150,7 @@ TENANT_OWNED_FACTORIES = {
     CaseCounter: lambda t: db.session.add(CaseCounter(tenant_id=t.id, day=utcnow().date(), last=1)),
     CasePolicy: lambda t: db.session.add(CasePolicy(
         tenant_id=t.id, days_by_kind={}, urgent_hours=24, complex_days=15, max_extension_days=10,
-        return_window_days=2, remind_percent=80, followup_max_tries=3, duplicate_window_days=30)),
+        return_window_days=2, remind_percent=80, followup_max_tries=3, duplicate_window_days=30, negotiation_hours=8)),
     Assignment: _assignment,
     ExtensionRequest: _extension,
     Attachment: _attachment,
@@ -146,6 +159,11 @@ TENANT_OWNED_FACTORIES = {
     SmsMessage: lambda t: db.session.add(SmsMessage(tenant_id=t.id, phone="19900001234", recipient="测试",
                                                     text="测试", provider="record")),
     IdempotencyRecord: _idempotency,
+    Transfer: _transfer,
+    TransferHop: lambda t: _transfer(t).hops[1],
+    Seat: lambda t: db.session.add(Seat(tenant_id=t.id, user_id=_membership(t).user_id, platform="12345")),
+    Webhook: lambda t: db.session.add(Webhook(tenant_id=t.id, name="测试", platform="110", url="http://127.0.0.1:9/x",
+                                              secret="whsec_test")),
 }
 
 
@@ -164,7 +182,7 @@ def build_world() -> World:
     Users (password PASSWORD): sx_admin, sx_supervisor, ty_admin, ty_agent, xd_admin, xd_110,
     yz_admin, dh_admin, cq_admin, ty_heating (unit handler), multi (太原 agent + 迎泽 county admin),
     ty_dispatcher, ty_supervisor, ty_110, ty_urban (unit handler), xd_housing (unit handler of
-    小店区), xd_agent, xd_dispatcher.
+    小店区), xd_agent, xd_dispatcher, cq_agent, cq_110, yzq_110 (渝中区 desk), dh_agent, dh_110.
     """
     w = World()
     with as_tenant(system_context()), transaction():
@@ -200,6 +218,11 @@ def build_world() -> World:
         user("xd_housing", (xd, "unit_handler", w.units["140105-housing"]))
         user("xd_agent", (xd, "agent_12345"))
         user("xd_dispatcher", (xd, "dispatcher"))
+        user("cq_agent", (cq, "agent_12345"))
+        user("cq_110", (cq, "desk_110"))
+        user("yzq_110", (yzq, "desk_110"))
+        user("dh_agent", (dh, "agent_12345"))
+        user("dh_110", (dh, "desk_110"))
     return w
 
 

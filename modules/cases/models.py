@@ -19,7 +19,7 @@ STATUSES = {
 }
 OPEN_WORK = ("dispatched", "in_progress")
 CHANNELS = {"phone": "电话", "web": "网站", "wechat": "微信", "app": "App", "sms": "短信", "api": "接口",
-            "transfer_110": "110转办"}
+            "transfer_110": "110转办", "transfer_12345": "12345转办"}
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
 GRADES = ("一般", "较大", "重大", "特别重大")
 EVENTS = {
@@ -27,6 +27,11 @@ EVENTS = {
     "extension_requested": "申请延期", "extension_granted": "同意延期", "extension_refused": "不同意延期",
     "replied": "办结答复", "assist_replied": "协办答复", "followup": "回访", "followup_unreachable": "回访未接通",
     "reopened": "不满意重办", "closed": "办结", "supervised": "督办", "reminder": "临期提醒", "overdue": "超期",
+    "transfer_sent": "发起转办", "transfer_forwarded": "转送", "transfer_passed": "紧急直达",
+    "transfer_accepted": "接收转办", "transfer_rejected": "退回转办", "negotiation_opened": "发起协商",
+    "negotiation_note": "协商记录", "three_party_call": "三方通话", "negotiation_proposed": "提出协商意见",
+    "negotiation_agreed": "协商一致", "first_receiver": "首接负责", "linked_opened": "生成关联工单",
+    "linked_update": "关联工单进展", "police_handled": "处警反馈", "guided": "引导解释", "seat_taken": "专席接转",
 }
 
 
@@ -65,6 +70,8 @@ class Case(TenantOwned, db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     merged_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The case on the other platform opened from this one (joint handling, an emergency, a clue).
+    linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -12,7 +12,7 @@ from functools import cache
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -72,7 +72,44 @@ def transition(case: Case, actor: Actor | None, status: str, type_: str, detail:
         case.status = status
         event = record_event(case, actor, type_, detail)
         db.session.flush()
+    if status in ("replied", "closed"):
+        from modules.transfers.service import result_reached  # transfers build on cases
+
+        result_reached(case, actor, status)
     return event
+
+
+PLATFORM_ROLES = {"12345": ("agent_12345", "dispatcher"), "110": ("desk_110",)}
+
+
+def linked_case(case: Case) -> Case | None:
+    """The case linked to `case`. Read across tenants on purpose: the link, made when one side
+    handed part of a matter to the other, is what entitles each side to the other's progress."""
+    if not case.linked_case_id:
+        return None
+    return db.session.scalar(select(Case).where(Case.id == case.linked_case_id).execution_options(all_tenants=True))
+
+
+def open_linked(source: Case, actor: Actor | None, tenant: Tenant, platform: str, *, text: str, kind: str,
+                channel: str, detail: dict) -> Case:
+    """Open the case on the other platform that carries part of `source` (joint handling, an
+    emergency, a clue); the two cases point at each other and both timelines say so."""
+    now = utcnow()
+    with crossing(write={tenant.id}):
+        linked = Case(
+            tenant_id=tenant.id, received_tenant_id=tenant.id, place_tenant_id=source.place_tenant_id,
+            platform=platform, received_by=platform, channel=channel, caller_name=source.caller_name,
+            caller_phone=source.caller_phone, caller_key=source.caller_key, address=source.address, text=text,
+            kind=kind, urgency="urgent" if source.emergency else source.urgency, emergency=source.emergency,
+            status="new", created_at=now, updated_at=now, linked_case_id=source.id,
+            created_by_id=actor.user.id if actor and actor.user else None, number=next_number(tenant, now))
+        db.session.add(linked)
+        db.session.flush()
+        record_event(linked, actor, "linked_opened", {**detail, "number": source.number, "platform": source.platform})
+    with writing(source):
+        source.linked_case_id = linked.id
+        record_event(source, actor, "linked_opened", {**detail, "number": linked.number, "platform": platform})
+    return linked
 
 
 def require_owner(case: Case, actor: Actor, permission: str) -> None:

@@ -25,6 +25,7 @@ class CasePolicy(TenantOwned, db.Model):
     remind_percent: Mapped[int] = mapped_column(Integer)
     followup_max_tries: Mapped[int] = mapped_column(Integer)
     duplicate_window_days: Mapped[int] = mapped_column(Integer)
+    negotiation_hours: Mapped[int] = mapped_column(Integer, default=8)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

@@ -29,6 +29,7 @@ LIMITS = {
     "remind_percent": (50, 99, "临期提醒比例应为50%至99%"),
     "followup_max_tries": (1, 10, "回访联系次数应为1至10次"),
     "duplicate_window_days": (1, 365, "重复件识别范围应为1至365天"),
+    "negotiation_hours": (1, 72, "协商时限应为1至72小时"),
 }
 DAYS_LIMIT = (1, 60, "办理时限应为1至60个工作日")
 
@@ -49,6 +50,7 @@ class Policy:
     remind_percent: int = 80
     followup_max_tries: int = 3
     duplicate_window_days: int = 30
+    negotiation_hours: int = 8  # unclear responsibility is settled within a shift, else 首接负责
     customised: bool = False
 
     def days_for(self, kind: str) -> int:

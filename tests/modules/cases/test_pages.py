@@ -378,7 +378,7 @@ def test_a_real_worker_delivers_the_dispatch_notification(world, login):
 def _policy_form(**changes):
     form = {f"days_{k}": str(v) for k, v in DEFAULT_DAYS.items()}
     form.update(urgent_hours="24", complex_days="15", max_extension_days="10", return_window_days="2",
-                remind_percent="80", followup_max_tries="3", duplicate_window_days="30")
+                remind_percent="80", followup_max_tries="3", duplicate_window_days="30", negotiation_hours="8")
     form.update(changes)
     return form
 

@@ -181,7 +181,7 @@ def test_deadline_for_uses_the_policy_defaults(fresh):
 
 def _raw(**changes) -> dict[str, str]:
     raw = {"urgent_hours": "4", "complex_days": "20", "max_extension_days": "6", "return_window_days": "3",
-           "remind_percent": "75", "followup_max_tries": "2", "duplicate_window_days": "60"}
+           "remind_percent": "75", "followup_max_tries": "2", "duplicate_window_days": "60", "negotiation_hours": "12"}
     raw.update({f"days_{kind}": "5" for kind in (*KINDS_12345, *KINDS_110)})
     raw["days_咨询"] = "2"
     raw.update(changes)

@@ -101,7 +101,7 @@ def _refused(username, code, fn, *args) -> cases.CaseError:
 
 def _policy(**changes) -> None:
     raw = {"urgent_hours": 24, "complex_days": 15, "max_extension_days": 10, "return_window_days": 2,
-           "remind_percent": 80, "followup_max_tries": 3, "duplicate_window_days": 30,
+           "remind_percent": 80, "followup_max_tries": 3, "duplicate_window_days": 30, "negotiation_hours": 8,
            **{f"days_{k}": v for k, v in DEFAULT_DAYS.items()}, **changes}
     admin, ctx = _as("ty_admin", "140100")
     with ctx, transaction():

@@ -178,7 +178,7 @@ def test_reminders_are_delivered_by_the_worker_to_handlers_liaisons_and_dispatch
 
 def _policy(**changes) -> None:
     raw = {"urgent_hours": 24, "complex_days": 15, "max_extension_days": 10, "return_window_days": 2,
-           "remind_percent": 80, "followup_max_tries": 3, "duplicate_window_days": 30,
+           "remind_percent": 80, "followup_max_tries": 3, "duplicate_window_days": 30, "negotiation_hours": 8,
            **{f"days_{k}": v for k, v in DEFAULT_DAYS.items()}, **changes}
     admin = context_of("ty_admin", "140100")
     with as_tenant(admin.context), transaction():

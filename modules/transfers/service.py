@@ -1,0 +1,455 @@
+"""Transfers (分流转办) between 12345 and 110: send along the hub route, accept or forward at each
+hop, reject back to the sender; linked cases for joint handling, emergencies, clues and police
+requests; seats; closing a matter outside both scopes.
+
+A transfer belongs to its sender's tenant and each hop to the tenant at that step. A receiving hop
+writes the transfer and the case of another tenant through `crossing(...)`, justified by the hop
+that names it as the receiving side.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from saas.auth import Actor
+from saas.db import crossing, utcnow
+from saas.extensions import db
+from saas.permissions import check, has, role as role_of
+from saas.text import valid_phone
+from modules.cases import service as cases
+from modules.cases.models import Case
+from modules.notifications.service import notify_roles
+from modules.transfers import routing
+from modules.transfers.models import LINKED, PURPOSES, URGENT, Seat, Transfer, TransferHop
+from tenants.models import PLATFORMS, Tenant
+
+MAX_REASON = 500
+# Where a citizen is pointed when a matter belongs to neither platform (引导解释).
+GUIDE_CHANNELS = ("人民法院", "仲裁机构", "纪检监察机关", "信访部门", "行政复议机关", "外省（市）相关部门", "其他渠道")
+
+
+class TransferError(cases.CaseError):
+    """A refused transfer step (same shape as CaseError)."""
+
+
+@dataclass
+class TransferData:
+    to: str
+    reason: str
+    purpose: str = "transfer"
+    text: str = ""            # joint handling: the part that needs government departments
+    officer_name: str = ""    # joint handling: the officers' contact on scene
+    officer_phone: str = ""
+
+
+# ---- reading -------------------------------------------------------------------------------------
+
+def took_part(case_id: int) -> bool:
+    """The actor's tenant is on the route of a transfer of this case (sender or a hop)."""
+    return db.session.scalar(select(TransferHop.id).where(TransferHop.case_id == case_id).limit(1)) is not None
+
+
+def readable_case(case_id: int) -> Case | None:
+    """A case the context reads through its scope, or, having taken part in a transfer of it,
+    across tenants: the county 110 follows the matter it handed up to the hub 12345."""
+    case = db.session.scalar(select(Case).where(Case.id == case_id))
+    if case is None and took_part(case_id):
+        case = db.session.scalar(select(Case).where(Case.id == case_id).execution_options(all_tenants=True))
+    return case
+
+
+def transfers_of(case: Case) -> list[Transfer]:
+    """Every transfer of a readable case, with its hops, oldest first (both sides see the same)."""
+    return list(db.session.scalars(select(Transfer).where(Transfer.case_id == case.id)
+                                   .order_by(Transfer.id).execution_options(all_tenants=True)))
+
+
+def readable_transfer(transfer_id: int) -> Transfer | None:
+    """A transfer the context took part in (any of its hops is in the context's tenants)."""
+    hop = db.session.scalar(select(TransferHop).where(TransferHop.transfer_id == transfer_id).limit(1))
+    if hop is None:
+        return None
+    return db.session.scalar(select(Transfer).where(Transfer.id == transfer_id).execution_options(all_tenants=True))
+
+
+def waiting_for(actor: Actor) -> list[Transfer]:
+    """Transfers whose current hop waits for the actor's tenant and platform, oldest first."""
+    platform = role_of(actor.role).platform
+    hops = select(TransferHop.transfer_id).where(TransferHop.tenant_id == actor.tenant.id,
+                                                 TransferHop.status == "pending")
+    if platform:
+        hops = hops.where(TransferHop.platform == platform)
+    return list(db.session.scalars(select(Transfer).where(Transfer.id.in_(hops)).order_by(Transfer.created_at)
+                                   .execution_options(all_tenants=True)))
+
+
+def may_handle(actor: Actor, hop: TransferHop | None) -> bool:
+    """Only the receiving side acts on a hop: its tenant, a role of its platform."""
+    if hop is None or hop.status != "pending" or not has(actor.role, "transfers.handle"):
+        return False
+    return actor.tenant.id == hop.tenant_id and role_of(actor.role).platform == hop.platform
+
+
+def side_of(actor: Actor, transfer: Transfer) -> str | None:
+    """"origin" or "target" when the actor stands for that end of the transfer, else None."""
+    platform = role_of(actor.role).platform
+    if not has(actor.role, "transfers.handle") or platform is None:
+        return None
+    for name, hop in (("origin", transfer.origin), ("target", transfer.target)):
+        if hop.tenant_id == actor.tenant.id and hop.platform == platform:
+            return name
+    return None
+
+
+# ---- sending -------------------------------------------------------------------------------------
+
+def _validate(case: Case, data: TransferData) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    reason = (data.reason or "").strip()
+    if not reason:
+        errors["reason"] = "请填写转办理由"
+    elif len(reason) > MAX_REASON:
+        errors["reason"] = f"转办理由不能超过{MAX_REASON}字"
+    if data.to not in PLATFORMS or data.to == case.platform:
+        errors["to"] = f"只能转往{PLATFORMS[routing.other(case.platform)]}"
+    if data.purpose not in PURPOSES:
+        errors["purpose"] = "转办类型不正确"
+    if data.purpose == "joint":
+        if len((data.text or "").strip()) < 4:
+            errors["text"] = "请写明需要政府部门处理的事项"
+        if not (data.officer_name or "").strip():
+            errors["officer_name"] = "请填写处警民警姓名"
+        if not valid_phone(data.officer_phone or ""):
+            errors["officer_phone"] = "请填写处警民警的联系电话"
+    return errors
+
+
+def _purpose(case: Case, data: TransferData) -> str:
+    if data.purpose == "transfer" and case.emergency and data.to == "110":
+        return "emergency"  # 110 dispatches first and cannot refuse; 12345 keeps the case to coordinate
+    return data.purpose
+
+
+def _check_state(case: Case, purpose: str) -> None:
+    if case.status == "closed" and purpose not in ("joint",):
+        raise TransferError("工单已办结，不能转办", "invalid_state")
+    open_ = db.session.scalar(select(Transfer.id).where(Transfer.case_id == case.id, Transfer.status.in_(
+        ("pending", "negotiating"))).execution_options(all_tenants=True).limit(1))
+    if open_ is not None:
+        raise TransferError("该工单已有进行中的转办或协商，请等待对方处理", "invalid_state")
+    if purpose == "transfer":
+        if case.status != "new":
+            raise TransferError(f"工单当前为“{case.status_label}”，只有待派单的工单可以转办", "invalid_state")
+        if case.emergency and case.platform == "110":
+            raise TransferError("紧急警情须由110先行处置；需要政府部门处理的部分请用“联合调处”转12345", "emergency")
+    elif purpose in LINKED and case.linked_case_id:
+        raise TransferError("该工单已有关联工单，请在关联工单上继续办理", "invalid_state")
+    if purpose == "joint" and case.platform != "110":
+        raise TransferError("联合调处由110在处警后转12345", "invalid_state")
+    if purpose == "clue" and case.platform != "12345":
+        raise TransferError("维稳线索由12345推送110", "invalid_state")
+
+
+def send(case: Case, actor: Actor, data: TransferData) -> Transfer:
+    """Hand a case (or, for a linked purpose, part of it) to the other platform along the hub route."""
+    cases.require_owner(case, actor, "transfers.send")
+    errors = _validate(case, data)
+    if errors:
+        raise TransferError(errors)
+    purpose = _purpose(case, data)
+    _check_state(case, purpose)
+    place = db.session.get(Tenant, case.place_tenant_id)
+    try:  # a clue goes to the hub 110 itself, which coordinates the police response
+        stops = routing.route(case.tenant, case.platform, data.to, None if purpose == "clue" else place)
+    except routing.RouteError as exc:
+        raise TransferError({"to": str(exc)}, "no_route") from exc
+    detail = {}
+    if purpose == "joint":
+        detail = {"officer_name": data.officer_name.strip()[:32], "officer_phone": data.officer_phone.strip()}
+    return _create(case, actor, stops, purpose=purpose, reason=data.reason.strip(), detail=detail,
+                   text=(data.text or "").strip()[:cases.MAX_TEXT] or None)
+
+
+def _create(case: Case, actor: Actor | None, stops: list[routing.Stop], *, purpose: str, reason: str,
+            detail: dict, text: str | None) -> Transfer:
+    now = utcnow()
+    transfer = Transfer(tenant_id=case.tenant_id, case_id=case.id, purpose=purpose, from_platform=stops[0].platform,
+                        to_tenant_id=stops[-1].tenant.id, to_platform=stops[-1].platform, reason=reason,
+                        text=text, detail=detail, emergency=case.emergency or purpose == "emergency",
+                        status="pending", created_at=now, actor_label=actor.label if actor else "系统",
+                        created_by_id=actor.user.id if actor and actor.user else None)
+    urgent = purpose in URGENT
+    current = len(stops) - 1 if urgent else 1
+    hops = []
+    for seq, stop in enumerate(stops):
+        if seq == 0:
+            status, arrived, acted = "origin", now, now
+        elif seq < current:
+            status, arrived, acted = "auto", now, now  # an emergency does not wait at intermediate desks
+        else:
+            status, arrived, acted = ("pending", now, None) if seq == current else ("waiting", None, None)
+        hops.append(TransferHop(tenant_id=stop.tenant.id, case_id=case.id, seq=seq, platform=stop.platform,
+                                status=status, arrived_at=arrived, acted_at=acted,
+                                actor_label=(actor.label if actor else "系统") if seq == 0 else None))
+    transfer.hops = hops
+    transfer.current_seq = current
+    with crossing(write={s.tenant.id for s in stops}):  # every tenant on the route gets its hop
+        db.session.add(transfer)
+        db.session.flush()
+    event = {"transfer": transfer.id, "purpose": purpose, "reason": reason, "to": transfer.to_platform,
+             "route": [f"{s.tenant.name}{s.platform}" for s in stops]}
+    if transfer.linked:
+        cases.record_event(case, actor, "transfer_sent", event)
+    else:
+        cases.transition(case, actor, "transferring", "transfer_sent", event)
+    if urgent and current > 1:
+        cases.record_event(case, actor, "transfer_passed", {"transfer": transfer.id, "hops": current - 1})
+    _arrive(transfer, case)
+    return transfer
+
+
+def _arrive(transfer: Transfer, case: Case) -> None:
+    """Tell the receiving desk (and its external system, if registered) that a hop waits for it."""
+    hop = transfer.hops[transfer.current_seq]
+    urgent = transfer.purpose in URGENT or transfer.emergency
+    title = f"{'【紧急】' if urgent else ''}{transfer.purpose_label}待接收（{case.number}）"
+    notify_roles(hop.tenant_id, cases.PLATFORM_ROLES[hop.platform], title=title, body=transfer.reason[:200],
+                 level="urgent" if urgent else "info", case_id=case.id, text_message=urgent)
+    from modules.exchange.service import publish
+
+    publish(hop.tenant_id, hop.platform, "transfer.pending", transfer_id=transfer.id)
+
+
+# ---- the receiving side --------------------------------------------------------------------------
+
+def _current_for(transfer: Transfer, actor: Actor) -> TransferHop:
+    check(actor.role, "transfers.handle")
+    hop = transfer.current
+    if hop is None:
+        raise TransferError(f"该转办已{transfer.status_label}，不能再处理", "invalid_state")
+    if not may_handle(actor, hop):
+        raise TransferError(f"该转办正等待{hop.tenant.name}{PLATFORMS[hop.platform]}接收，只有接收方可以处理",
+                            "not_receiver")
+    return hop
+
+
+def accept(transfer: Transfer, actor: Actor) -> Transfer:
+    """Accept the hop waiting for the actor: an intermediate hop passes the case on, the last one
+    takes it (or, for a linked purpose, opens the linked case on its side)."""
+    hop = _current_for(transfer, actor)
+    case = case_of(transfer)
+    now = utcnow()
+    last = hop.seq == len(transfer.hops) - 1
+    with crossing(write={transfer.tenant_id}):
+        hop.status, hop.acted_at, hop.actor_label = ("accepted" if last else "forwarded"), now, actor.label
+        if not last:
+            nxt = transfer.hops[hop.seq + 1]
+            nxt.status, nxt.arrived_at = "pending", now
+            transfer.current_seq = nxt.seq
+        else:
+            transfer.status, transfer.decided_at = "accepted", now
+        db.session.flush()
+    if not last:
+        cases.record_event(case, actor, "transfer_forwarded", {"transfer": transfer.id, "to": stop_name(nxt)})
+        _arrive(transfer, case)
+        return transfer
+    take(transfer, case, actor, hop, "transfer_accepted", {"transfer": transfer.id})
+    return transfer
+
+
+def take(transfer: Transfer, case: Case, actor: Actor | None, hop: TransferHop, type_: str, detail: dict) -> None:
+    """The hop's side takes the matter: the case moves there, or a linked case opens there."""
+    tenant = db.session.get(Tenant, hop.tenant_id)
+    if transfer.linked:
+        kind = _kind_for(case, hop.platform, transfer.purpose)
+        channel = "transfer_110" if hop.platform == "12345" else "transfer_12345"
+        linked = cases.open_linked(case, actor, tenant, hop.platform, text=transfer.text or case.text, kind=kind,
+                                   channel=channel, detail={"transfer": transfer.id, "purpose": transfer.purpose,
+                                                            **transfer.detail})
+        with crossing(write={transfer.tenant_id}):
+            transfer.linked_case_id = linked.id
+            db.session.flush()
+        cases.record_event(case, actor, type_, {**detail, "linked": linked.number})
+    else:
+        with cases.writing(case), crossing(write={hop.tenant_id}):
+            cases.transition(case, actor, "new", type_, {**detail, "to": stop_name(hop)}, tenant_id=hop.tenant_id,
+                             platform=hop.platform, deadline=None)
+    tell_origin(transfer, case, f"{transfer.purpose_label}已被{stop_name(hop)}接收")
+    from modules.exchange.service import publish
+
+    publish(transfer.tenant_id, transfer.from_platform, "transfer.accepted", transfer_id=transfer.id)
+
+
+def _kind_for(case: Case, platform: str, purpose: str) -> str:
+    if case.kind in cases.KINDS[platform]:
+        return case.kind
+    if platform == "110":
+        return "紧急求助" if purpose == "emergency" and case.kind != "报警" else "报警"
+    return "求助"
+
+
+def reject(transfer: Transfer, actor: Actor, reason: str) -> Transfer:
+    """Refuse the hop with a reason: the case goes back to the sender, who handles it or negotiates."""
+    hop = _current_for(transfer, actor)
+    reason = (reason or "").strip()
+    if transfer.purpose == "emergency" and hop.platform == "110":
+        raise TransferError("危及人身、财产或公共安全的紧急警情，110不得退回，应先行派警处置", "emergency")
+    if not reason:
+        raise TransferError({"reason": "请填写退回理由"})
+    if len(reason) > MAX_REASON:
+        raise TransferError({"reason": f"退回理由不能超过{MAX_REASON}字"})
+    case = case_of(transfer)
+    now = utcnow()
+    with crossing(write={transfer.tenant_id}):
+        hop.status, hop.acted_at, hop.actor_label = "rejected", now, actor.label
+        for later in transfer.hops[hop.seq + 1:]:
+            later.status = "waiting"
+        transfer.status, transfer.decided_at = "rejected", now
+        transfer.reject_reason, transfer.rejected_seq = reason, hop.seq
+        db.session.flush()
+    detail = {"transfer": transfer.id, "reason": reason, "by": stop_name(hop)}
+    if transfer.linked:
+        cases.record_event(case, actor, "transfer_rejected", detail)
+    else:
+        cases.transition(case, actor, "new", "transfer_rejected", detail)
+    tell_origin(transfer, case, f"{transfer.purpose_label}被{stop_name(hop)}退回：{reason[:100]}", level="warning")
+    from modules.exchange.service import publish
+
+    publish(transfer.tenant_id, transfer.from_platform, "transfer.rejected", transfer_id=transfer.id)
+    return transfer
+
+
+def tell_origin(transfer: Transfer, case: Case, body: str, *, level: str = "info") -> None:
+    origin = transfer.origin
+    notify_roles(origin.tenant_id, cases.PLATFORM_ROLES[origin.platform], title=f"转办进展（{case.number}）",
+                 body=body, level=level, case_id=case.id)
+
+
+def case_of(transfer: Transfer) -> Case:
+    """The transferred case, read across tenants: the transfer names it (any hop may act on it)."""
+    return db.session.scalar(select(Case).where(Case.id == transfer.case_id).execution_options(all_tenants=True))
+
+
+def stop_name(hop: TransferHop) -> str:
+    tenant = db.session.get(Tenant, hop.tenant_id)
+    return f"{tenant.name}{hop.platform}"
+
+
+# ---- results travel back -------------------------------------------------------------------------
+
+def result_reached(case: Case, actor: Actor | None, status: str) -> None:
+    """A case was answered or closed: the linked case on the other side gets the result in its
+    timeline, and whoever handed this case over hears of it (and their external system)."""
+    from modules.exchange.service import publish
+
+    verb = "已办结" if status == "closed" else "已答复"
+    summary = (case.answer or case.close_reason or "")[:200]
+    other = cases.linked_case(case)
+    if other is not None:
+        cases.record_event(other, actor, "linked_update", {
+            "number": case.number, "platform": case.platform, "status": status,
+            "answer": (case.answer or "")[:1000], "close_reason": case.close_reason})
+        notify_roles(other.tenant_id, cases.PLATFORM_ROLES[other.platform], title=f"关联工单{verb}（{other.number}）",
+                     body=f"{case.platform}工单 {case.number}：{summary}", case_id=other.id)
+        publish(other.tenant_id, other.platform, "case.result", case_id=other.id)
+    handed = db.session.scalars(select(Transfer).where(Transfer.case_id == case.id, Transfer.status == "accepted",
+                                                       Transfer.purpose == "transfer")
+                                .execution_options(all_tenants=True))
+    for origin in {(t.origin.tenant_id, t.origin.platform) for t in handed} - {(case.tenant_id, case.platform)}:
+        notify_roles(origin[0], cases.PLATFORM_ROLES[origin[1]], title=f"转出工单{verb}（{case.number}）",
+                     body=summary, case_id=case.id)
+        publish(origin[0], origin[1], "case.result", case_id=case.id)
+
+
+# ---- linked purposes started elsewhere ----------------------------------------------------------
+
+def request_police(assignment, actor: Actor, reason: str) -> Transfer:
+    """A member unit finds a dispute escalating during its work and asks 110 for police (联动110)."""
+    from modules.dispatch import service as dispatch
+
+    check(actor.role, "transfers.police")
+    if assignment.unit_id != actor.unit_id or assignment.status not in ("pending", "accepted"):
+        raise TransferError("只能在本单位办理中的工单上请求110出警", "invalid_state")
+    reason = (reason or "").strip()
+    if len(reason) < 4:
+        raise TransferError({"reason": "请说明现场情况和需要110处置的事项"})
+    if len(reason) > MAX_REASON:
+        raise TransferError({"reason": f"情况说明不能超过{MAX_REASON}字"})
+    case = dispatch.case_of(assignment)
+    _check_state(case, "police")
+    place = db.session.get(Tenant, case.place_tenant_id)
+    try:
+        stops = routing.route(case.tenant, case.platform, "110", place)
+    except routing.RouteError as exc:
+        raise TransferError(str(exc), "no_route") from exc
+    with crossing(write={case.tenant_id}):  # the unit writes on the case its hub dispatched to it
+        return _create(case, actor, stops, purpose="police", reason=f"{actor.label}：{reason}", detail={
+            "unit": assignment.unit.name}, text=reason)
+
+
+def take_by_seat(case: Case, actor: Actor) -> Transfer:
+    """A dedicated seat (专席) takes a case of the platform it sits in over to its own platform,
+    in one step (Chongqing's 110 seat inside 12345)."""
+    own = role_of(actor.role).platform
+    check(actor.role, "transfers.handle")
+    seat = db.session.scalar(select(Seat).where(Seat.tenant_id == case.tenant_id, Seat.platform == case.platform,
+                                                Seat.user_id == (actor.user.id if actor.user else -1)))
+    if seat is None or own is None or own == case.platform or actor.tenant.id != case.tenant_id:
+        raise TransferError(f"您没有{PLATFORMS[case.platform]}的专席，不能直接接转", "no_seat")
+    if case.status != "new":
+        raise TransferError(f"工单当前为“{case.status_label}”，只有待派单的工单可以接转", "invalid_state")
+    _check_state(case, "transfer")
+    now = utcnow()
+    transfer = Transfer(tenant_id=case.tenant_id, case_id=case.id, purpose="transfer", from_platform=case.platform,
+                        to_tenant_id=case.tenant_id, to_platform=own, reason=f"专席接转（{actor.label}）",
+                        emergency=case.emergency, status="accepted", created_at=now, decided_at=now,
+                        actor_label=actor.label, created_by_id=actor.user.id if actor.user else None, current_seq=1)
+    transfer.hops = [TransferHop(tenant_id=case.tenant_id, case_id=case.id, seq=0, platform=case.platform,
+                                 status="origin", arrived_at=now, acted_at=now, actor_label=actor.label),
+                     TransferHop(tenant_id=case.tenant_id, case_id=case.id, seq=1, platform=own, status="accepted",
+                                 arrived_at=now, acted_at=now, actor_label=actor.label)]
+    db.session.add(transfer)
+    db.session.flush()
+    cases.transition(case, actor, "new", "seat_taken", {"transfer": transfer.id, "to": own}, platform=own)
+    return transfer
+
+
+# ---- outside both scopes -------------------------------------------------------------------------
+
+def guide(case: Case, actor: Actor, channel: str, note: str) -> Case:
+    """Close a matter outside both platforms' scope by pointing the citizen to where it belongs."""
+    cases.require_owner(case, actor, "cases.close")
+    if case.status != "new":
+        raise TransferError(f"工单当前为“{case.status_label}”，只有待派单的工单可以引导解释办结", "invalid_state")
+    note = (note or "").strip()
+    errors = {}
+    if channel not in GUIDE_CHANNELS:
+        errors["channel"] = f"请选择引导去向（{'、'.join(GUIDE_CHANNELS)}）"
+    if len(note) < 4:
+        errors["note"] = "请写明向来电人解释的内容"
+    elif len(note) > 1000:
+        errors["note"] = "解释内容不能超过1000字"
+    if errors:
+        raise TransferError(errors)
+    reason = f"引导解释：{channel}"
+    cases.transition(case, actor, "closed", "guided", {"channel": channel, "note": note}, close_reason=reason,
+                     answer=note, closed_at=utcnow())
+    return case
+
+
+def police_handled(case: Case, actor: Actor, result: str) -> Case:
+    """The 110 desk records how the police handled a case (处警反馈); a linked 12345 case sees it."""
+    cases.require_owner(case, actor, "cases.close")
+    result = (result or "").strip()
+    if case.platform != "110":
+        raise TransferError("处警反馈只用于110警单", "invalid_state")
+    if case.status in ("closed", "transferring", "negotiating"):
+        raise TransferError(f"工单当前为“{case.status_label}”，不能填写处警反馈", "invalid_state")
+    if len(result) < 4:
+        raise TransferError({"result": "请填写处警情况"})
+    if len(result) > cases.MAX_TEXT:
+        raise TransferError({"result": f"处警情况不能超过{cases.MAX_TEXT}字"})
+    cases.transition(case, actor, "closed", "police_handled", {"result": result}, answer=result, resolved=True,
+                     close_reason="处警完毕", closed_at=utcnow())
+    return case
