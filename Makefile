@@ -12,7 +12,11 @@ run: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-setup: $(STAMP) static/vendor/htmx.min.js
+VENDOR := static/vendor/.installed
+
+setup: $(STAMP) $(VENDOR)
+
+vendor: $(VENDOR)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,10 +24,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-static/vendor/htmx.min.js: package.json package-lock.json
+# Front-end libraries from the npm registry (package-lock.json pins them); ECharts is its common build.
+$(VENDOR): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	cp node_modules/echarts/dist/echarts.common.min.js static/vendor/echarts.min.js
+	touch $@
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance

@@ -58,7 +58,13 @@ CASE = {
         "supervised": {"type": "boolean"}, "answer": {"type": "string", "nullable": True},
         "satisfaction": {"type": "string", "nullable": True}, "close_reason": {"type": "string", "nullable": True},
         "assignments": {"type": "array", "items": {"$ref": "#/components/schemas/Assignment"}},
-        "transfers": {"type": "array", "items": {"type": "object"}},
+        "transfers": {"type": "array", "items": {"$ref": "#/components/schemas/Transfer"},
+                      "description": "every transfer of the case, oldest first (both sides see the same)"},
+        "linked_case": {
+            "type": "object", "nullable": True, "description": "the case on the other platform linked to this one",
+            "properties": {"id": {"type": "string"}, "number": {"type": "string"}, "tenant": {"type": "string"},
+                           "platform": {"type": "string", "enum": ["12345", "110"]}, "status": {"type": "string"},
+                           "answer": {"type": "string", "nullable": True}}},
         "events": {"type": "array", "items": {"type": "object", "properties": {
             "type": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "tenant": {"type": "string"},
             "actor": {"type": "string"}, "detail": {"type": "object"}}}},
@@ -72,6 +78,44 @@ EXTENSION = {
                    "requested_at": {"type": "string", "format": "date-time"},
                    "decided_at": {"type": "string", "format": "date-time", "nullable": True},
                    "note": {"type": "string", "nullable": True}},
+}
+_STOP = {"type": "object", "properties": {"tenant": {"type": "string", "example": "140100"},
+                                         "platform": {"type": "string", "enum": ["12345", "110"]}}}
+_TIME = {"type": "string", "format": "date-time"}
+_NTIME = {"type": "string", "format": "date-time", "nullable": True}
+TRANSFER = {
+    "type": "object",
+    "description": "转办：沿枢纽路线逐站接收；route 列出每一站及其到达、处理时间",
+    "properties": {
+        "id": {"type": "string"}, "case": {"type": "string"}, "case_number": {"type": "string", "nullable": True},
+        "purpose": {"type": "string", "enum": ["transfer", "emergency", "joint", "clue", "police"],
+                    "description": "transfer moves the case on final acceptance; "
+                                   "the others open a linked case on the other side"},
+        "emergency": {"type": "boolean"},
+        "from": _STOP, "to": _STOP,
+        "status": {"type": "string", "enum": ["pending", "accepted", "rejected", "negotiating"]},
+        "reason": {"type": "string"}, "text": {"type": "string", "nullable": True},
+        "detail": {"type": "object",
+                   "description": "joint handling: officer_name, officer_phone; police request: unit"},
+        "current": {**_STOP, "nullable": True, "description": "the stop that must act now (pending only)"},
+        "route": {"type": "array", "items": {"type": "object", "properties": {
+            "tenant": {"type": "string"}, "platform": {"type": "string", "enum": ["12345", "110"]},
+            "status": {"type": "string",
+                       "enum": ["origin", "waiting", "pending", "forwarded", "auto", "accepted", "rejected"]},
+            "arrived_at": _NTIME, "acted_at": _NTIME}}},
+        "created_at": _TIME, "decided_at": _NTIME, "reject_reason": {"type": "string", "nullable": True},
+        "linked_case": {"type": "string", "nullable": True,
+                        "description": "id of the linked case opened on the other side"},
+        "negotiation": {"type": "object", "nullable": True, "properties": {
+            "opened_at": _TIME, "deadline": _TIME,
+            "proposal": {"type": "string", "nullable": True, "enum": ["origin", "target", None]},
+            "settlement": {"type": "string", "nullable": True, "enum": ["agreed", "first_receiver", None]},
+            "settled_at": _NTIME}},
+        "events": {"type": "array", "description": "on answers about one transfer: its lines of the case timeline",
+                   "items": {"type": "object", "properties": {"type": {"type": "string"}, "at": _TIME,
+                                                             "tenant": {"type": "string"}, "actor": {"type": "string"},
+                                                             "detail": {"type": "object"}}}},
+    },
 }
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 128},
                "description": "同一键同一请求返回首次结果且不重复执行；同一键不同请求返回422"}
@@ -140,6 +184,62 @@ def _case_paths() -> dict:
     }
 
 
+def _transfer_paths() -> dict:
+    s, b, i = {"type": "string"}, {"type": "boolean"}, {"type": "integer"}
+    transfer, case = _ref("Transfer"), _ref("Case")
+    tid = "transfer_id"
+    return {
+        "/cases/{case_id}/transfers": _write(
+            "Transfer (分流转办) to the other platform along the hub route; 409 while another transfer of the case is open",
+            _obj(to_={"type": "string", "enum": ["12345", "110"]}, reason_={**s, "maxLength": 500},
+                 purpose={"type": "string", "enum": ["transfer", "joint", "clue"], "default": "transfer",
+                          "description": "joint: 110 hands the part for government departments to 12345 "
+                                         "(text and officer required); clue: 12345 pushes a stability clue to the "
+                                         "hub 110. An emergency case sent to 110 becomes purpose emergency, which "
+                                         "110 cannot reject"},
+                 text=s, officer=_obj(name=s, phone=s)),
+            transfer, 201, "case_id"),
+        "/transfers": {"get": {
+            "summary": "status=pending (default): transfers waiting for the caller's tenant and platform; "
+                       "accepted|rejected|negotiating|all: transfers the caller's tenants took part in, oldest first",
+            "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": [
+                "pending", "accepted", "rejected", "negotiating", "all"], "default": "pending"}},
+                {"name": "page", "in": "query", "schema": i}],
+            "responses": {"200": {"description": "OK", **_json(_obj(items={"type": "array", "items": transfer},
+                                                                     page=i, per_page=i, total=i, pages=i))},
+                          **_errors(401, 403, 422)}}},
+        "/transfers/{transfer_id}": {"get": {
+            "summary": "One transfer the caller's tenant took part in (else 404), with its timeline lines",
+            "parameters": [{"name": tid, "in": "path", "required": True, "schema": s}],
+            "responses": {"200": {"description": "OK", **_json(transfer)}, **_errors(401, 403, 404)}}},
+        "/transfers/{transfer_id}/accept": _write(
+            "Accept the hop waiting for the caller (an intermediate hop forwards it). Only the receiving side: "
+            "409 not_receiver otherwise", None, transfer, 200, tid),
+        "/transfers/{transfer_id}/reject": _write(
+            "Reject (退回) with a reason: back to the sender. 409 emergency: 110 cannot reject an emergency",
+            _obj(reason_={**s, "maxLength": 500}), transfer, 200, tid),
+        "/transfers/{transfer_id}/negotiation": _write(
+            "Open a negotiation (协商): the sender after a rejection, or the receiving side instead of deciding; "
+            "time-boxed, then the first-receiver rule settles it", _obj(note_=s), transfer, 200, tid),
+        "/transfers/{transfer_id}/negotiation/notes": _write(
+            "A negotiation note, or a three-party call with the citizen",
+            _obj(text_=s, three_party_call=b, call_phone=s), transfer, 201, tid),
+        "/transfers/{transfer_id}/negotiation/proposal": _write(
+            "Propose who takes the case; the same proposal from the other side settles it",
+            _obj(taker_={"type": "string", "enum": ["origin", "target"]}), transfer, 200, tid),
+        "/cases/{case_id}/guide": _write(
+            "Close a matter outside both scopes by guiding the citizen elsewhere (引导解释)",
+            _obj(channel_={"type": "string", "enum": ["人民法院", "仲裁机构", "纪检监察机关", "信访部门", "行政复议机关",
+                                                      "外省（市）相关部门", "其他渠道"]}, note_=s), case, 200, "case_id"),
+        "/cases/{case_id}/police-result": _write(
+            "The 110 desk records how police handled the case (处警反馈) and closes it; a linked 12345 case sees it",
+            _obj(result_=s), case, 200, "case_id"),
+        "/assignments/{assignment_id}/police": _write(
+            "A member unit asks 110 for police during its work (联动110): a linked case at the 110 desk",
+            _obj(reason_=s), transfer, 201, "assignment_id"),
+    }
+
+
 def _errors(*codes: int) -> dict:
     return {str(c): {"description": "错误", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             for c in codes}
@@ -157,7 +257,7 @@ def document() -> dict:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Error": ERROR, "Tenant": TENANT, "Unit": UNIT, "Case": CASE, "Assignment": ASSIGNMENT,
-                        "Extension": EXTENSION},
+                        "Extension": EXTENSION, "Transfer": TRANSFER},
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -176,6 +276,7 @@ def document() -> dict:
                 "responses": {"200": {"description": "OK", **_json({"$ref": "#/components/schemas/Unit"})},
                               **_errors(401, 403, 404)}}},
             **_case_paths(),
+            **_transfer_paths(),
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3 document"}}}},
         },

@@ -1,7 +1,9 @@
 """The outbox: side effects (notifications, SMS, later webhooks) leave through rows written in the
 same transaction as the change that caused them. After the commit a job delivers each row; a
 periodic sweep re-sends what Redis lost or what failed, with backoff, so Redis is never the only
-record. A row is delivered at most once: the job locks it and skips rows already delivered.
+record. A row is marked delivered once: the job locks it (PostgreSQL; SQLite has no row locks)
+and skips rows already delivered. A worker dying while it sends leaves the row pending, so the
+message is sent again with the same message id: receivers deduplicate by it.
 """
 from __future__ import annotations
 
@@ -77,16 +79,22 @@ def _note_new(session, flush_context) -> None:
 
 @event.listens_for(TenantSession, "after_commit")
 def _enqueue_after_commit(session) -> None:
-    for outbox_id, tenant_id in session.info.pop("outbox_new", []):
+    # Once each: an id may be noted twice (a retried row; SQLite reusing the id of a row whose
+    # savepoint rolled back). An id whose row rolled back finds nothing to deliver.
+    for outbox_id, tenant_id in dict.fromkeys(session.info.pop("outbox_new", [])):
         try:
             enqueue(deliver, outbox_id, tenant_id=tenant_id, queue_name="urgent")
         except Exception:  # Redis down: the sweep delivers it later; the row is the record
             log.warning("outbox %s not enqueued; the sweep will deliver it", outbox_id)
 
 
-@event.listens_for(TenantSession, "after_rollback")
-def _forget(session) -> None:
-    session.info.pop("outbox_new", None)
+@event.listens_for(TenantSession, "after_transaction_end")
+def _forget(session, transaction) -> None:
+    """The outermost transaction ended without a commit (rolled back, closed): its rows are gone.
+    A savepoint ending changes nothing: the rows written before it commit with the outer
+    transaction and must still be queued (`after_rollback` fires for savepoints too)."""
+    if transaction.parent is None:
+        session.info.pop("outbox_new", None)
 
 
 def deliver(outbox_id: int) -> str:
@@ -95,6 +103,11 @@ def deliver(outbox_id: int) -> str:
     row = db.session.scalar(stmt)
     if row is None or row.status != "pending":
         return "skipped"
+    if row.attempts and row.available_at > utcnow():
+        # Backing off after a failed attempt: a duplicate job (two sweeps, a sweep racing the
+        # after-commit job) must not send it early; the sweep sends it when it is due. A row never
+        # tried goes at once, whatever the clocks of the writing and the delivering hosts say.
+        return "not due"
     row.attempts += 1
     try:
         with db.session.begin_nested():

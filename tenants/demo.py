@@ -46,6 +46,7 @@ USERS = [
     ("jz_admin", "卫东升（演示）", "140700", "hub_admin", None, None),
     ("cq_admin", "蒋文静（演示）", "500000", "hub_admin", None, None),
     ("cq_agent", "沈佳怡（演示）", "500000", "agent_12345", None, None),
+    ("cq_110", "彭俊（演示）", "500000", "desk_110", None, None),
     ("jn_admin", "韩振华（演示）", "370800", "hub_admin", None, None),
     ("dh_admin", "杨美玲（演示）", "350526", "hub_admin", None, None),
     ("bf_admin", "朱国栋（演示）", "410421", "hub_admin", None, None),
@@ -108,11 +109,13 @@ def load_users(tenants: dict[str, Tenant], units: dict[str, Unit]) -> list[str]:
 def load() -> None:
     """Load everything; call inside transaction() under system_context()."""
     from modules.cases import demo as demo_cases
+    from modules.transfers import demo as demo_transfers
 
     tenants = load_tenants()
     units = load_units(tenants)
     load_users(tenants, units)
     demo_cases.load()
+    demo_transfers.load()
 
 
 def logins() -> list[tuple[str, str]]:

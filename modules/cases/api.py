@@ -16,10 +16,17 @@ from modules.cases import service
 from modules.cases.models import STATUSES, Case
 from modules.dispatch import service as dispatch
 from modules.dispatch.models import Assignment
+from modules.transfers import service as transfers
+from modules.transfers.models import Transfer
+from modules.transfers.schema import transfer_json
 from tenants.models import Tenant
 
+# A refusal's code → status. Transfers: `not_receiver` (the hop waits for another desk) and
+# `emergency` (110 may not refuse an emergency) are conflicts with the transfer's state, 409;
+# `not_party` (not an end of the transfer) and `no_seat` are 403; anything else with fields is 422.
 STATUS_CODES = {"not_found": 404, "invalid_state": 409, "window_closed": 409, "conflict": 409,
-                "read_only": 403, "wrong_platform": 403}
+                "read_only": 403, "wrong_platform": 403, "not_receiver": 409, "emergency": 409,
+                "not_party": 403, "no_seat": 403}
 PER_PAGE = 50
 
 
@@ -48,8 +55,27 @@ def assignment_json(a: Assignment) -> dict:
             "resolved": a.resolved, "return_reason": a.return_reason, "extended_days": a.extended_days}
 
 
-def case_json(case: Case, *, full: bool = False, reveal: bool = False, fresh: bool = False) -> dict:
-    """The API's case; `fresh` for a case created in this request (no assignments yet)."""
+def linked_json(linked: Case | None) -> dict | None:
+    """The case on the other platform linked to this one: each side sees the other's progress."""
+    if linked is None:
+        return None
+    return {"id": str(linked.id), "number": linked.number, "tenant": linked.tenant.code, "platform": linked.platform,
+            "status": linked.status, "answer": linked.answer}
+
+
+_FETCH = object()
+
+
+def case_json(case: Case, *, full: bool = False, reveal: bool = False, fresh: bool = False,
+              transfers_: list[Transfer] | None = None, linked: Case | None = _FETCH) -> dict:
+    """The API's case; `fresh` for a case created in this request (no assignments, transfers or
+    link yet). A list passes each case's `transfers_` and `linked` case, read for the whole page."""
+    if fresh:
+        transfers_, linked = [], None
+    if transfers_ is None:
+        transfers_ = transfers.transfers_of(case)
+    if linked is _FETCH:
+        linked = service.linked_case(case)
     data = {
         "id": str(case.id), "number": case.number, "tenant": _code(case.received_tenant_id),
         "owner_tenant": case.tenant.code, "platform": case.platform, "place_tenant": _code(case.place_tenant_id),
@@ -60,7 +86,8 @@ def case_json(case: Case, *, full: bool = False, reveal: bool = False, fresh: bo
         "text": case.text, "created_at": iso(case.created_at), "updated_at": iso(case.updated_at),
         "deadline": iso(case.deadline), "supervised": case.supervised, "supervision_note": case.supervision_note,
         "answer": case.answer, "resolved": case.resolved, "satisfaction": case.satisfaction,
-        "close_reason": case.close_reason, "closed_at": iso(case.closed_at), "transfers": [],
+        "close_reason": case.close_reason, "closed_at": iso(case.closed_at),
+        "transfers": [transfer_json(t, case.number) for t in transfers_], "linked_case": linked_json(linked),
     }
     if full:
         from modules.cases.queries import fresh_events, timeline
@@ -73,13 +100,16 @@ def case_json(case: Case, *, full: bool = False, reveal: bool = False, fresh: bo
     return data
 
 
-def _readable(case_id: str) -> Case:
-    """A case the caller may read: through the scoped session, or for a unit through its assignment."""
+def _readable(case_id: str, *, follow: bool = True) -> Case:
+    """A case the caller may read: through the scoped session, or having taken part in one of its
+    transfers (the county 110 follows what it handed up; `follow=False` for a step that must not
+    reach further than the caller's scope), or for a unit through its assignment."""
     if not case_id.isdigit():
         raise service.CaseError("工单不存在或无权查看", "not_found")
     case = None
     if has(g.actor.role, "cases.view"):
-        case = db.session.scalar(select(Case).where(Case.id == int(case_id)))
+        case = transfers.readable_case(int(case_id)) if follow else \
+            db.session.scalar(select(Case).where(Case.id == int(case_id)))
     elif g.actor.unit_id and has(g.actor.role, "assignments.handle"):  # a unit reads only its own cases
         mine = db.session.scalar(select(Assignment).where(Assignment.case_id == int(case_id),
                                                           Assignment.unit_id == g.actor.unit_id))
@@ -148,8 +178,25 @@ def list_cases():
     if not page.isdigit() or int(page) < 1:
         raise BadBody("page 应为正整数", "page")
     result = db.paginate(stmt.order_by(Case.updated_at, Case.id), page=int(page), per_page=PER_PAGE, error_out=False)
-    return jsonify({"items": [case_json(c) for c in result.items], "page": result.page, "per_page": PER_PAGE,
-                    "total": result.total, "pages": result.pages})
+    moved, linked = _page_links(result.items)
+    return jsonify({"items": [case_json(c, transfers_=moved.get(c.id, []), linked=linked.get(c.linked_case_id))
+                              for c in result.items],
+                    "page": result.page, "per_page": PER_PAGE, "total": result.total, "pages": result.pages})
+
+
+def _page_links(page: list[Case]) -> tuple[dict[int, list[Transfer]], dict[int, Case]]:
+    """The transfers and linked cases of a page of readable cases, in two queries (hops in a third).
+    Read across tenants for the reason `transfers_of` and `linked_case` give: the case is readable."""
+    ids = [c.id for c in page]
+    moved: dict[int, list[Transfer]] = {}
+    if ids:
+        for t in db.session.scalars(select(Transfer).where(Transfer.case_id.in_(ids)).order_by(Transfer.id)
+                                    .execution_options(all_tenants=True)):
+            moved.setdefault(t.case_id, []).append(t)
+    linked_ids = sorted({c.linked_case_id for c in page if c.linked_case_id})
+    linked = {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(linked_ids))
+                                                   .execution_options(all_tenants=True))} if linked_ids else {}
+    return moved, linked
 
 
 @bp.post("/cases/<case_id>/close")
@@ -177,6 +224,8 @@ def followup(case_id: str):
 @require("cases.supervise")
 @idempotent
 def supervise(case_id: str):
-    case = _readable(case_id)
+    # Supervision writes on a case the caller need not own: only within the caller's own scope,
+    # never on a case it merely follows after handing it over.
+    case = _readable(case_id, follow=False)
     service.supervise(case, g.actor, field(body(), "instruction", str, ""))
     return _full(case)

@@ -1,10 +1,29 @@
-"""Page fragments other modules' views render too (they may not import cases' views)."""
+"""Page fragments other modules' views render too (they may not import cases' views): the case page
+itself (a refused transfer step shows it again with its messages), the caller block, one step."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request
+from dataclasses import dataclass
 
-from modules.cases import service
-from modules.cases.models import Case
+from flask import flash, redirect, render_template, request
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from saas.db import utcnow
+from saas.extensions import db
+from saas.permissions import SERVED, has, role as role_of
+from modules.cases import queries, service
+from modules.cases.models import GRADES, SATISFACTION, STATUSES, Case
+from modules.deadlines.service import policy_for
+from modules.dispatch import service as dispatch
+from modules.transfers import service as transfers
+from modules.transfers.models import SETTLEMENTS, URGENT, Seat, Transfer
+from modules.transfers.negotiation import TAKERS
+from modules.units.models import Unit
+from tenants.service import scope_ids
+
+# What a desk may start from a case page; an emergency hand-over is derived by the service, and a
+# unit's request for police starts from its assignment page.
+SENDABLE = {"transfer": "分流转办", "joint": "联合调处", "clue": "维稳线索推送"}
 
 
 def contact(case: Case, actor, reason: str, reveal_url: str):
@@ -17,12 +36,139 @@ def contact(case: Case, actor, reason: str, reveal_url: str):
     return render_template("cases/_contact.html", case=case, errors={}, contact=shown, reveal_url=reveal_url)
 
 
-def act(obj, action, success: str, *, page, target: str):
+def act(obj, action, success, *, page, target: str):
     """One step on a page: run the service; when it refuses, show `page` again with its messages and
-    what was typed (422); else flash `success` and go to `target`."""
+    what was typed (422); else flash `success` (a text, or a function of the object after the step)
+    and go to `target`."""
     try:
         action(obj)
     except service.CaseError as exc:
         return page(obj, errors=exc.errors, form=request.form, status=422)
-    flash(success, "success")
+    flash(success(obj) if callable(success) else success, "success")
     return redirect(target)
+
+
+# ---- the transfer panel --------------------------------------------------------------------------
+
+def urgent(t: Transfer) -> bool:
+    """Emergencies, clues and police requests go first in every queue, with a red mark."""
+    return t.emergency or t.purpose in URGENT
+
+
+def age(moment) -> str:
+    """How long something has waited: 3分钟 / 2小时5分钟 / 1天4小时."""
+    if moment is None:
+        return ""
+    minutes = max(int((utcnow() - moment).total_seconds() // 60), 0)
+    days, rest = divmod(minutes, 1440)
+    if days:
+        return f"{days}天{rest // 60}小时"
+    return f"{rest // 60}小时{rest % 60}分钟" if rest >= 60 else f"{rest}分钟"
+
+
+@dataclass
+class TransferRow:
+    """One transfer of a case as the acting desk sees it: what it may do now. The services check
+    every rule again; these flags only decide which forms the page offers."""
+
+    t: Transfer
+    receiving: bool   # the current hop waits for the actor
+    side: str | None  # "origin" or "target" when the actor stands for that end
+    may_negotiate: bool
+
+    @property
+    def urgent(self) -> bool:
+        return urgent(self.t)
+
+    @property
+    def cannot_reject(self) -> bool:
+        """An emergency is not refused by 110: 110 dispatches first."""
+        current = self.t.current
+        return self.t.emergency and current is not None and current.platform == "110"
+
+    @property
+    def may_reject(self) -> bool:
+        return self.receiving and not self.cannot_reject
+
+    @property
+    def settlement_label(self) -> str:
+        return SETTLEMENTS.get(self.t.settlement or "", "")
+
+    @property
+    def proposed_by_me(self) -> bool:
+        return self.t.proposal is not None and (self.t.proposed_seq == 0) == (self.side == "origin")
+
+
+def _negotiable(t: Transfer, case: Case, side: str | None, receiving: bool, latest: bool) -> bool:
+    """A negotiation opens on the latest transfer: by the receiving end instead of deciding, or by
+    either end on a rejection the case still waits with the sender for. Never for an emergency."""
+    if side is None or not latest or (t.emergency and t.to_platform == "110"):
+        return False
+    if t.status == "pending":
+        return receiving and t.current_seq == len(t.hops) - 1
+    if t.status != "rejected" or t.settlement is not None:
+        return False
+    origin = t.origin
+    returned = case.status == "new" and (case.tenant_id, case.platform) == (origin.tenant_id, origin.platform)
+    return t.linked or returned
+
+
+def transfer_rows(actor, case: Case, rows: list[Transfer]) -> list[TransferRow]:
+    out = []
+    for t in rows:
+        receiving = transfers.may_handle(actor, t.current)
+        side = transfers.side_of(actor, t)
+        out.append(TransferRow(t=t, receiving=receiving, side=side,
+                               may_negotiate=_negotiable(t, case, side, receiving, t is rows[-1])))
+    return out
+
+
+def send_purposes(case: Case, actor, rows: list[Transfer]) -> dict[str, str]:
+    """The purposes the actor may send this case with now (the service checks every rule again)."""
+    if not service.may_act(actor, case, "transfers.send") or any(t.status in ("pending", "negotiating") for t in rows):
+        return {}
+    options = {}
+    if case.status == "new" and not case.emergency:
+        options["transfer"] = SENDABLE["transfer"]
+    elif case.status == "new" and case.platform == "12345" and not case.linked_case_id:
+        options["transfer"] = "紧急警情移交（110不得退回）"  # the service sends it as an emergency
+    if not case.linked_case_id:
+        if case.platform == "110":
+            options["joint"] = SENDABLE["joint"]
+        elif case.status != "closed":
+            options["clue"] = SENDABLE["clue"]
+    return options
+
+
+def has_seat(case: Case, actor) -> bool:
+    """The actor holds a dedicated seat (专席) in the queue of this case's platform, here."""
+    own = role_of(actor.role).platform
+    if (case.status != "new" or own is None or own == case.platform or actor.user is None
+            or actor.tenant.id != case.tenant_id or not has(actor.role, "transfers.handle")):
+        return False
+    return db.session.scalar(select(Seat.id).where(Seat.tenant_id == case.tenant_id, Seat.platform == case.platform,
+                                                   Seat.user_id == actor.user.id)) is not None
+
+
+def _dispatch_units(actor) -> list[Unit]:
+    served, _ = scope_ids(actor.tenant, SERVED)
+    return list(db.session.scalars(select(Unit).where(Unit.tenant_id.in_(served), Unit.active)
+                                   .order_by(Unit.tenant_id, Unit.kind, Unit.name)))
+
+
+def case_page(case: Case, actor, *, errors=None, form=None, status: int = 200):
+    """The case page: facts, caller, answer, units, transfers with their routes, linked case,
+    timeline, and the forms the actor may use now."""
+    may = lambda permission: service.may_act(actor, case, permission)  # noqa: E731
+    rows = transfers.transfers_of(case)
+    linked = service.linked_case(case)
+    ctx = dict(
+        case=case, assignments=dispatch.assignments_of(case), extensions=dispatch.pending_extensions(case),
+        events=queries.timeline(case), errors=errors or {}, form=form or MultiDict(), satisfaction=SATISFACTION,
+        grades=GRADES, may=may, policy=policy_for(case.tenant), attachments=dispatch.attachments_of(case),
+        dispatch_units=_dispatch_units(actor) if case.status == "new" and may("cases.dispatch") else [],
+        reveal_allowed=actor.context.may_read(case.tenant_id),
+        transfers=transfer_rows(actor, case, rows), purposes=send_purposes(case, actor, rows), takers=TAKERS,
+        linked=linked, linked_readable=linked is not None and actor.context.may_read(linked.tenant_id),
+        seat=has_seat(case, actor), guide_channels=transfers.GUIDE_CHANNELS, back="case", age=age, statuses=STATUSES)
+    return render_template("cases/show.html", **ctx), status

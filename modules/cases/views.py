@@ -6,17 +6,16 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
-from werkzeug.datastructures import MultiDict
 
 from saas.extensions import db
 from saas.permissions import require, role as role_of
 from saas.templating import render_page
 from modules.cases import fragments, queries, service
-from modules.cases.models import CHANNELS, GRADES, SATISFACTION, STATUSES, Case
+from modules.cases.models import CHANNELS, STATUSES, Case
 from modules.deadlines.service import URGENCIES, policy_for
 from modules.dispatch import service as dispatch
 from modules.dispatch.models import ExtensionRequest
-from modules.units.models import Unit
+from modules.transfers import service as transfers
 from tenants.models import Tenant
 from tenants.service import served_query
 
@@ -123,30 +122,18 @@ def merge(case_id: int):
     return redirect(url_for("cases.show", case_id=case.id))
 
 
-def _dispatch_units() -> list[Unit]:
-    from saas.permissions import SERVED
-    from tenants.service import scope_ids
-
-    served, _ = scope_ids(g.actor.tenant, SERVED)
-    return list(db.session.scalars(select(Unit).where(Unit.tenant_id.in_(served), Unit.active)
-                                   .order_by(Unit.tenant_id, Unit.kind, Unit.name)))
-
-
 def show_page(case: Case, *, errors=None, form=None, status: int = 200):
-    assignments = dispatch.assignments_of(case)
-    extensions = dispatch.pending_extensions(case)
-    ctx = dict(case=case, assignments=assignments, extensions=extensions,
-               events=queries.timeline(case), errors=errors or {}, form=form or MultiDict(), satisfaction=SATISFACTION,
-               grades=GRADES, may=lambda p: service.may_act(g.actor, case, p),
-               dispatch_units=_dispatch_units() if case.status == "new" and service.may_act(g.actor, case, "cases.dispatch") else [],
-               policy=policy_for(case.tenant), attachments=dispatch.attachments_of(case))
-    return render_template("cases/show.html", **ctx), status
+    return fragments.case_page(case, g.actor, errors=errors, form=form, status=status)
 
 
 @bp.get("/<int:case_id>")
 @require("cases.view")
 def show(case_id: int):
-    return show_page(_load(case_id))
+    """A case in scope, or one this desk handed over and follows (read-only), else 404."""
+    case = transfers.readable_case(case_id)
+    if case is None:
+        abort(404)
+    return show_page(case)
 
 
 def _act(case_id: int, action, success: str):

@@ -24,7 +24,7 @@ def _mine(assignment_id: str) -> Assignment:
 
 
 def _with_case(a: Assignment, status: int = 200):
-        return jsonify({**assignment_json(a), "case_detail": case_json(service.case_of(a))}), status
+    return jsonify({**assignment_json(a), "case_detail": case_json(service.case_of(a))}), status
 
 
 @bp.post("/cases/<case_id>/assignments")

@@ -9,10 +9,11 @@ from werkzeug.datastructures import MultiDict
 from saas.db import utcnow
 from saas.extensions import db
 from saas.permissions import has, require
-from modules.cases import fragments, queries
+from modules.cases import fragments, queries, service as cases
 from modules.deadlines.service import policy_for
 from modules.dispatch import attachments, service
 from modules.dispatch.models import Assignment, Attachment
+from modules.transfers import service as transfers
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates")
 TABS = {"pending": ("待签收", ("pending",)), "accepted": ("办理中", ("accepted",)),
@@ -50,12 +51,17 @@ def page_for(assignment: Assignment, *, errors=None, form=None, status: int = 20
     siblings = service.assignments_of(case)
     policy = policy_for(case.tenant)
     extensions = [x for x in service.pending_extensions(case) if x.assignment_id == assignment.id]
+    linkage = transfers.transfers_of(case)  # readable for the same reason as the case: the assignment
     return render_template(
         "dispatch/assignment.html", a=assignment, case=case, siblings=siblings,
         events=queries.timeline(case), errors=errors or {}, form=form or MultiDict(), policy=policy,
         extensions=extensions, files=service.attachments_of(case),
         return_until=service.return_window_end(assignment, case),
-        extension_left=policy.max_extension_days - assignment.extended_days), status
+        extension_left=policy.max_extension_days - assignment.extended_days,
+        police=[t for t in linkage if t.purpose == "police"], linked=cases.linked_case(case),
+        may_ask_police=(has(g.actor.role, "transfers.police") and assignment.status in ("pending", "accepted")
+                        and not case.linked_case_id and case.status != "closed"
+                        and not any(t.status in ("pending", "negotiating") for t in linkage))), status
 
 
 @bp.get("/<int:assignment_id>")
@@ -98,6 +104,14 @@ def reply(assignment_id: int):
     data = service.ReplyData(result=request.form.get("result", ""), resolved=resolved,
                              files=request.files.getlist("files"))
     return _act(assignment_id, lambda a: service.reply(a, g.actor, data), "已答复")
+
+
+@bp.post("/<int:assignment_id>/police")
+@require("transfers.police")
+def request_police(assignment_id: int):
+    """联动110: the unit finds the dispute escalating and asks the police to come."""
+    return _act(assignment_id, lambda a: transfers.request_police(a, g.actor, request.form.get("police_reason", "")),
+                "已请求110出警，110接警后将生成关联警单")
 
 
 @bp.post("/<int:assignment_id>/reveal")

@@ -20,7 +20,7 @@ from modules.cases import service as cases
 from modules.deadlines.service import policy_for
 from modules.cases.models import Case
 from modules.transfers.models import SETTLEMENTS, Transfer
-from modules.transfers.service import TransferError, case_of, side_of, stop_name, take, tell_origin
+from modules.transfers.service import TransferError, case_of, claim, side_of, stop_name, take, tell_origin
 from tenants.models import Tenant
 
 MAX_NOTE = 1000
@@ -37,7 +37,7 @@ def _party(transfer: Transfer, actor: Actor) -> str:
 def open_(transfer: Transfer, actor: Actor, note: str) -> Transfer:
     """Open a negotiation on a rejected transfer (the sender) or a pending one (the receiving side)."""
     note = (note or "").strip()
-    if transfer.linked and transfer.purpose == "emergency":
+    if transfer.emergency and transfer.to_platform == "110":
         raise TransferError("紧急警情由110先行处置，不进行协商", "emergency")
     if transfer.status == "rejected" and transfer.settlement is None:
         side = _party(transfer, actor)
@@ -45,13 +45,18 @@ def open_(transfer: Transfer, actor: Actor, note: str) -> Transfer:
         side = _party(transfer, actor)
         if side != "target":
             raise TransferError("转办正等待接收方处理，可由接收方发起协商", "not_party")
+    elif transfer.status == "pending":
+        raise TransferError(f"转办尚在途中（待{stop_name(transfer.current)}接收），到达接收方后方可协商", "invalid_state")
     else:
-        raise TransferError(f"该转办已{transfer.status_label}，不能发起协商", "invalid_state")
+        raise TransferError(f"该转办{transfer.status_label}，不能发起协商", "invalid_state")
     if len(note) < 4:
         raise TransferError({"note": "请说明需要协商的原因"})
     if len(note) > MAX_NOTE:
         raise TransferError({"note": f"协商说明不能超过{MAX_NOTE}字"})
     case = case_of(transfer)
+    if transfer.status == "rejected":
+        _still_returned(transfer, case)
+    claim(transfer, status=transfer.status, current_seq=transfer.current_seq, settlement=None)
     now = utcnow()
     hub = db.session.get(Tenant, case.tenant.hub_id or case.tenant_id)
     hours = policy_for(hub).negotiation_hours
@@ -72,6 +77,18 @@ def open_(transfer: Transfer, actor: Actor, note: str) -> Transfer:
             cases.transition(case, actor, "negotiating", "negotiation_opened", detail)
     _tell_other(transfer, case, side, f"对方发起协商（{hours}小时内未达成一致按首接负责制处理）：{note[:100]}")
     return transfer
+
+
+def _still_returned(transfer: Transfer, case: Case) -> None:
+    """A rejection is negotiated only while the case still waits with the sender for it: not once it
+    was sent again, dispatched, closed, or moved on by a later transfer."""
+    latest = db.session.scalar(select(Transfer.id).where(Transfer.case_id == case.id).order_by(Transfer.id.desc())
+                               .execution_options(all_tenants=True).limit(1))
+    origin = transfer.origin
+    moved = (case.tenant_id, case.platform) != (origin.tenant_id, origin.platform)
+    if latest != transfer.id or (not transfer.linked and (case.status != "new" or moved)):
+        raise TransferError(f"工单当前为“{case.status_label}”，已不再等待这次退回的处理，不能就此发起协商",
+                            "invalid_state")
 
 
 def _open(transfer: Transfer, actor: Actor) -> str:
@@ -104,6 +121,7 @@ def propose(transfer: Transfer, actor: Actor, taker: str) -> Transfer:
         raise TransferError({"taker": "请选择由哪一方受理"})
     case = case_of(transfer)
     my_seq = 0 if side == "origin" else transfer.target.seq
+    claim(transfer, status="negotiating", proposal=transfer.proposal, proposed_seq=transfer.proposed_seq)
     if transfer.proposal == taker and transfer.proposed_seq is not None and transfer.proposed_seq != my_seq:
         _settle(transfer, case, actor, taker, "agreed")
         return transfer
@@ -118,7 +136,7 @@ def propose(transfer: Transfer, actor: Actor, taker: str) -> Transfer:
 def _settle(transfer: Transfer, case: Case, actor: Actor | None, taker: str, how: str) -> None:
     now = utcnow()
     hop = transfer.target
-    with crossing(write={transfer.tenant_id}):
+    with crossing(write={transfer.tenant_id, hop.tenant_id}):
         transfer.settlement, transfer.settled_at = how, now
         transfer.status = "accepted" if taker == "target" else "rejected"
         if taker == "target":
@@ -160,9 +178,19 @@ def _tell_other(transfer: Transfer, case, side: str, body: str) -> None:
 def expire() -> int:
     """Settle this tenant's negotiations whose time ran out by the first-receiver rule."""
     ctx = current_context()
+    # Only this tenant's own transfers (the where clause), read with every hop wherever the route
+    # went: through the tenant filter a county job would see its own hop alone and take it for
+    # the target.
     due = list(db.session.scalars(select(Transfer).where(
         Transfer.tenant_id == ctx.tenant_id, Transfer.status == "negotiating",
-        Transfer.negotiation_deadline <= utcnow()).order_by(Transfer.id).limit(200)))
+        Transfer.negotiation_deadline <= utcnow()).order_by(Transfer.id).limit(200)
+        .execution_options(all_tenants=True)))
+    settled = 0
     for transfer in due:
+        try:  # settled meanwhile (an agreement committed while this job ran): leave it
+            claim(transfer, status="negotiating", settlement=None)
+        except TransferError:
+            continue
         _settle(transfer, case_of(transfer), None, first_receiver(transfer), "first_receiver")
-    return len(due)
+        settled += 1
+    return settled

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from saas.auth import Actor
 from saas.db import crossing, utcnow
@@ -115,6 +115,10 @@ def _validate(case: Case, data: TransferData) -> dict[str, str]:
         errors["to"] = f"只能转往{PLATFORMS[routing.other(case.platform)]}"
     if data.purpose not in PURPOSES:
         errors["purpose"] = "转办类型不正确"
+    elif data.purpose == "police":  # a member unit's request, from its assignment (request_police)
+        errors["purpose"] = "出警请求由承办单位在工单办理页面发起"
+    elif data.purpose == "emergency" and not case.emergency:  # it follows the case's flag, not a choice
+        errors["purpose"] = "只有标记为紧急的工单才按紧急警情移交；请先核实并标记紧急"
     if data.purpose == "joint":
         if len((data.text or "").strip()) < 4:
             errors["text"] = "请写明需要政府部门处理的事项"
@@ -131,7 +135,34 @@ def _purpose(case: Case, data: TransferData) -> str:
     return data.purpose
 
 
+def _hold(case: Case) -> None:
+    """Lock the case's row as the actor saw it before checking for open transfers: of two desks
+    sending the same case at once, the second waits for the first's commit (a row lock on
+    PostgreSQL, the write lock on SQLite) and then finds the case changed or a transfer open."""
+    stmt = (update(Case).where(Case.id == case.id, Case.status == case.status, Case.tenant_id == case.tenant_id,
+                               Case.platform == case.platform, Case.linked_case_id == case.linked_case_id)
+            .values(status=Case.status).execution_options(synchronize_session=False))
+    with cases.writing(case):
+        held = db.session.execute(stmt).rowcount == 1
+    if not held:
+        raise TransferError("该工单刚被他人处理，请刷新后查看", "conflict")
+
+
+def claim(transfer: Transfer, **seen) -> None:
+    """Lock the transfer's row for this step if it is still as the actor saw it (`seen`: column
+    values), else refuse: of two desks deciding at once, or one deciding on a stale page, only the
+    first goes on; the other waits for its commit and then finds the row changed."""
+    stmt = (update(Transfer).where(Transfer.id == transfer.id, *(getattr(Transfer, name) == value
+                                                                  for name, value in seen.items()))
+            .values(current_seq=Transfer.current_seq).execution_options(synchronize_session=False))
+    with crossing(write={transfer.tenant_id}):
+        won = db.session.execute(stmt).rowcount == 1
+    if not won:
+        raise TransferError("该转办刚被他人处理，请刷新后查看", "conflict")
+
+
 def _check_state(case: Case, purpose: str) -> None:
+    _hold(case)
     if case.status == "closed" and purpose not in ("joint",):
         raise TransferError("工单已办结，不能转办", "invalid_state")
     open_ = db.session.scalar(select(Transfer.id).where(Transfer.case_id == case.id, Transfer.status.in_(
@@ -149,6 +180,8 @@ def _check_state(case: Case, purpose: str) -> None:
         raise TransferError("联合调处由110在处警后转12345", "invalid_state")
     if purpose == "clue" and case.platform != "12345":
         raise TransferError("维稳线索由12345推送110", "invalid_state")
+    if purpose in ("emergency", "police") and case.platform != "12345":
+        raise TransferError("紧急警情和出警请求由12345转110", "invalid_state")
 
 
 def send(case: Case, actor: Actor, data: TransferData) -> Transfer:
@@ -227,7 +260,7 @@ def _current_for(transfer: Transfer, actor: Actor) -> TransferHop:
     check(actor.role, "transfers.handle")
     hop = transfer.current
     if hop is None:
-        raise TransferError(f"该转办已{transfer.status_label}，不能再处理", "invalid_state")
+        raise TransferError(f"该转办{transfer.status_label}，不能再处理", "invalid_state")
     if not may_handle(actor, hop):
         raise TransferError(f"该转办正等待{hop.tenant.name}{PLATFORMS[hop.platform]}接收，只有接收方可以处理",
                             "not_receiver")
@@ -238,19 +271,20 @@ def accept(transfer: Transfer, actor: Actor) -> Transfer:
     """Accept the hop waiting for the actor: an intermediate hop passes the case on, the last one
     takes it (or, for a linked purpose, opens the linked case on its side)."""
     hop = _current_for(transfer, actor)
+    claim(transfer, status="pending", current_seq=hop.seq)
     case = case_of(transfer)
     now = utcnow()
     last = hop.seq == len(transfer.hops) - 1
-    with crossing(write={transfer.tenant_id}):
+    nxt = None if last else transfer.hops[hop.seq + 1]
+    with crossing(write={transfer.tenant_id} | ({nxt.tenant_id} if nxt else set())):  # the next stop's hop
         hop.status, hop.acted_at, hop.actor_label = ("accepted" if last else "forwarded"), now, actor.label
-        if not last:
-            nxt = transfer.hops[hop.seq + 1]
+        if nxt is not None:
             nxt.status, nxt.arrived_at = "pending", now
             transfer.current_seq = nxt.seq
         else:
             transfer.status, transfer.decided_at = "accepted", now
         db.session.flush()
-    if not last:
+    if nxt is not None:
         cases.record_event(case, actor, "transfer_forwarded", {"transfer": transfer.id, "to": stop_name(nxt)})
         _arrive(transfer, case)
         return transfer
@@ -293,18 +327,17 @@ def reject(transfer: Transfer, actor: Actor, reason: str) -> Transfer:
     """Refuse the hop with a reason: the case goes back to the sender, who handles it or negotiates."""
     hop = _current_for(transfer, actor)
     reason = (reason or "").strip()
-    if transfer.purpose == "emergency" and hop.platform == "110":
+    if transfer.emergency and hop.platform == "110":  # flagged, whatever the purpose (a clue, a transfer)
         raise TransferError("危及人身、财产或公共安全的紧急警情，110不得退回，应先行派警处置", "emergency")
     if not reason:
         raise TransferError({"reason": "请填写退回理由"})
     if len(reason) > MAX_REASON:
         raise TransferError({"reason": f"退回理由不能超过{MAX_REASON}字"})
+    claim(transfer, status="pending", current_seq=hop.seq)
     case = case_of(transfer)
     now = utcnow()
     with crossing(write={transfer.tenant_id}):
         hop.status, hop.acted_at, hop.actor_label = "rejected", now, actor.label
-        for later in transfer.hops[hop.seq + 1:]:
-            later.status = "waiting"
         transfer.status, transfer.decided_at = "rejected", now
         transfer.reject_reason, transfer.rejected_seq = reason, hop.seq
         db.session.flush()

@@ -208,3 +208,19 @@ def test_supervisor_views_the_tree_but_cannot_edit(loaded, login):
     assert supervisor.post("/t/140000/tenants/new", {"parent": "140100", "code": "140198", "name": "督查新建",
                                                      "level": "county", "runs_12345": "1"}).status_code == 403
     assert "140198" not in _tenants()
+
+
+def test_demo_linkage_fills_both_desks_queues(loaded):
+    from modules.cases.models import Case
+    from modules.transfers.models import Transfer
+
+    db.session.rollback()
+    with as_tenant(system_context()):
+        tenants = {t.id: t.code for t in db.session.scalars(select(Tenant))}
+        rows = {t.purpose + ":" + t.status: t for t in db.session.scalars(select(Transfer))}
+        assert set(rows) == {"transfer:pending", "emergency:pending", "joint:accepted", "transfer:negotiating"}
+        waiting = {k: (tenants[t.current.tenant_id], t.current.platform) for k, t in rows.items() if t.current}
+        assert waiting == {"transfer:pending": ("140100", "110"), "emergency:pending": ("140105", "110")}
+        linked = db.session.get(Case, rows["joint:accepted"].linked_case_id)
+        assert (linked.platform, linked.status, "演示" in linked.text) == ("12345", "dispatched", True)
+        assert db.session.get(Case, rows["transfer:negotiating"].case_id).status == "negotiating"
