@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from flask import Blueprint, current_app, g, request
 
@@ -24,6 +25,13 @@ limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_token_key)
 
 
 MAX_JSON_BYTES = 1024 * 1024
+
+
+def iso(value: datetime | None) -> str | None:
+    """API times: ISO 8601 with the +08:00 offset the hotline works in."""
+    from saas.templating import SHANGHAI
+
+    return value.astimezone(SHANGHAI).isoformat() if value else None
 
 
 class BadBody(ValueError):
@@ -56,7 +64,9 @@ def field(data: dict, name: str, kind, default=None, *, required: bool = False):
 
 @bp.errorhandler(BadBody)
 def _bad_body(exc: BadBody):
-    return error_response(422 if exc.field else 400, str(exc), "invalid" if exc.field else "bad_request")
+    if exc.field:
+        return error_response(422, str(exc), "invalid", fields={exc.field: str(exc)})
+    return error_response(400, str(exc), "bad_request")
 
 
 @bp.before_request

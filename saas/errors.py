@@ -26,11 +26,13 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def error_response(status: int, message: str | None = None, code: str | None = None):
+def error_response(status: int, message: str | None = None, code: str | None = None,
+                   fields: dict[str, str] | None = None):
     default_code, default_message = MESSAGES.get(status, ("error", "请求未能完成"))
     message, code = message or default_message, code or default_code
     if wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), status
+        error = {"code": code, "message": message, **({"fields": fields} if fields else {})}
+        return jsonify({"error": error}), status
     template = "errors/_inline.html" if request.headers.get("HX-Request") else "errors/error.html"
     return render_template(template, status=status, message=message), status
 

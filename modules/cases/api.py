@@ -7,7 +7,7 @@ from flask import g, jsonify, request
 from sqlalchemy import select
 
 from saas import audit
-from saas.api import BadBody, body, bp, field
+from saas.api import BadBody, body, bp, field, iso
 from saas.extensions import db
 from saas.idempotency import idempotent
 from saas.permissions import PermissionDenied, has, require
@@ -36,12 +36,6 @@ def _case_error(exc: service.CaseError):
     if "_" not in exc.errors:
         error["fields"] = exc.errors
     return jsonify({"error": error}), STATUS_CODES.get(exc.code, 422)
-
-
-def iso(value: datetime | None) -> str | None:
-    from saas.templating import SHANGHAI
-
-    return value.astimezone(SHANGHAI).isoformat() if value else None
 
 
 def _code(tenant_id: int) -> str:

@@ -15,7 +15,7 @@ from modules.cases import queries, service
 from modules.cases.models import GRADES, SATISFACTION, STATUSES, Case
 from modules.deadlines.service import policy_for
 from modules.dispatch import service as dispatch
-from modules.transfers import service as transfers
+from modules.transfers import desk, service as transfers
 from modules.transfers.models import SETTLEMENTS, URGENT, Seat, Transfer
 from modules.transfers.negotiation import TAKERS
 from modules.units.models import Unit
@@ -170,5 +170,5 @@ def case_page(case: Case, actor, *, errors=None, form=None, status: int = 200):
         reveal_allowed=actor.context.may_read(case.tenant_id),
         transfers=transfer_rows(actor, case, rows), purposes=send_purposes(case, actor, rows), takers=TAKERS,
         linked=linked, linked_readable=linked is not None and actor.context.may_read(linked.tenant_id),
-        seat=has_seat(case, actor), guide_channels=transfers.GUIDE_CHANNELS, back="case", age=age, statuses=STATUSES)
+        seat=has_seat(case, actor), guide_channels=desk.GUIDE_CHANNELS, back="case", age=age, statuses=STATUSES)
     return render_template("cases/show.html", **ctx), status

@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import g, jsonify, request
 from sqlalchemy import select
 
-from saas.api import BadBody, body, bp, field
+from saas.api import BadBody, body, bp, field, iso
 from saas.extensions import db
 from saas.idempotency import idempotent
 from saas.permissions import require
-from modules.cases.api import _readable, assignment_json, case_json, iso
+from modules.cases.api import _readable, assignment_json, case_json
 from modules.cases.service import CaseError
 from modules.dispatch import service
 from modules.dispatch.models import STATUSES, Assignment, ExtensionRequest

@@ -13,7 +13,7 @@ from modules.cases import fragments, queries, service as cases
 from modules.deadlines.service import policy_for
 from modules.dispatch import attachments, service
 from modules.dispatch.models import Assignment, Attachment
-from modules.transfers import service as transfers
+from modules.transfers import desk, service as transfers
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates")
 TABS = {"pending": ("待签收", ("pending",)), "accepted": ("办理中", ("accepted",)),
@@ -110,7 +110,7 @@ def reply(assignment_id: int):
 @require("transfers.police")
 def request_police(assignment_id: int):
     """联动110: the unit finds the dispute escalating and asks the police to come."""
-    return _act(assignment_id, lambda a: transfers.request_police(a, g.actor, request.form.get("police_reason", "")),
+    return _act(assignment_id, lambda a: desk.request_police(a, g.actor, request.form.get("police_reason", "")),
                 "已请求110出警，110接警后将生成关联警单")
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 from flask import g, jsonify, request
 from sqlalchemy import func, select
 
-from saas.api import BadBody, body, bp, field
+from saas.api import BadBody, body, bp, field, iso
 from saas.db import current_context
 from saas.extensions import db
 from saas.idempotency import idempotent
 from saas.permissions import PermissionDenied, has, require
-from modules.cases.api import _full, _readable, iso
+from modules.cases.api import _full, _readable
 from modules.cases.models import Case, CaseEvent
 from modules.dispatch.api import _mine
-from modules.transfers import negotiation, service
+from modules.transfers import desk, negotiation, service
 from modules.transfers.models import Transfer, TransferHop
 from modules.transfers.schema import transfer_json
 
@@ -34,12 +34,12 @@ TRANSFER_EVENTS = ("transfer_sent", "transfer_forwarded", "transfer_passed", "tr
 READ_PERMISSIONS = ("transfers.view", "transfers.handle", "transfers.send", "cases.view")
 
 
-def _field(data: dict, name: str, kind, default=None, *, label: str | None = None):
-    """`field()`, with a wrong type answered like every other validation error: 422 naming the field."""
+def _nested(data: dict, path: str, kind, default=None):
+    """`field()` for a member of a nested object, named by its path ("officer.name") in the error."""
     try:
-        return field(data, name, kind, default)
+        return field(data, path.rsplit(".", 1)[-1], kind, default)
     except BadBody as exc:
-        raise service.TransferError({label or name: str(exc)}) from exc
+        raise service.TransferError({path: str(exc)}) from exc
 
 
 def _readable_transfer(transfer_id: str) -> Transfer:
@@ -80,12 +80,12 @@ def _one(transfer: Transfer, status: int = 200):
 @idempotent
 def send_transfer(case_id: str):
     data = body()
-    officer = _field(data, "officer", dict, {})
-    purpose = _field(data, "purpose", str, "transfer")
+    officer = field(data, "officer", dict, {})
+    purpose = field(data, "purpose", str, "transfer")
     transfer_data = service.TransferData(
-        to=_field(data, "to", str, ""), reason=_field(data, "reason", str, ""), purpose=purpose,
-        text=_field(data, "text", str, ""), officer_name=_field(officer, "name", str, "", label="officer.name"),
-        officer_phone=_field(officer, "phone", str, "", label="officer.phone"))
+        to=field(data, "to", str, ""), reason=field(data, "reason", str, ""), purpose=purpose,
+        text=field(data, "text", str, ""), officer_name=_nested(officer, "officer.name", str, ""),
+        officer_phone=_nested(officer, "officer.phone", str, ""))
     case = _readable(case_id)
     if purpose not in SENDABLE:
         raise service.TransferError({"purpose": f"转办类型应为 {'、'.join(SENDABLE)} 之一"})
@@ -153,7 +153,7 @@ def accept_transfer(transfer_id: str):
 @require("transfers.handle")
 @idempotent
 def reject_transfer(transfer_id: str):
-    reason = _field(body(), "reason", str, "")
+    reason = field(body(), "reason", str, "")
     return _one(service.reject(_readable_transfer(transfer_id), g.actor, reason))
 
 
@@ -163,7 +163,7 @@ def reject_transfer(transfer_id: str):
 @require("transfers.handle")
 @idempotent
 def open_negotiation(transfer_id: str):
-    note = _field(body(), "note", str, "")
+    note = field(body(), "note", str, "")
     return _one(negotiation.open_(_readable_transfer(transfer_id), g.actor, note))
 
 
@@ -172,9 +172,9 @@ def open_negotiation(transfer_id: str):
 @idempotent
 def negotiation_note(transfer_id: str):
     data = body()
-    text = _field(data, "text", str, "")
-    call = _field(data, "three_party_call", bool, False)
-    phone = _field(data, "call_phone", str, "")
+    text = field(data, "text", str, "")
+    call = field(data, "three_party_call", bool, False)
+    phone = field(data, "call_phone", str, "")
     if phone and not call:
         raise service.TransferError({"call_phone": "只有三方通话（three_party_call: true）需要填写通话电话"})
     transfer = _readable_transfer(transfer_id)
@@ -186,7 +186,7 @@ def negotiation_note(transfer_id: str):
 @require("transfers.handle")
 @idempotent
 def negotiation_proposal(transfer_id: str):
-    taker = _field(body(), "taker", str, "")
+    taker = field(body(), "taker", str, "")
     return _one(negotiation.propose(_readable_transfer(transfer_id), g.actor, taker))
 
 
@@ -197,23 +197,23 @@ def negotiation_proposal(transfer_id: str):
 @idempotent
 def guide(case_id: str):
     data = body()
-    channel, note = _field(data, "channel", str, ""), _field(data, "note", str, "")
+    channel, note = field(data, "channel", str, ""), field(data, "note", str, "")
     case = _readable(case_id)
-    return _full(service.guide(case, g.actor, channel, note))
+    return _full(desk.guide(case, g.actor, channel, note))
 
 
 @bp.post("/cases/<case_id>/police-result")
 @require("cases.close")
 @idempotent
 def police_result(case_id: str):
-    result = _field(body(), "result", str, "")
+    result = field(body(), "result", str, "")
     case = _readable(case_id)
-    return _full(service.police_handled(case, g.actor, result))
+    return _full(desk.police_handled(case, g.actor, result))
 
 
 @bp.post("/assignments/<assignment_id>/police")
 @require("transfers.police")
 @idempotent
 def request_police(assignment_id: str):
-    reason = _field(body(), "reason", str, "")
-    return _one(service.request_police(_mine(assignment_id), g.actor, reason), 201)
+    reason = field(body(), "reason", str, "")
+    return _one(desk.request_police(_mine(assignment_id), g.actor, reason), 201)

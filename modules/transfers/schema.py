@@ -1,13 +1,10 @@
 """The JSON shape of a transfer, shared by the API and the webhooks (API.md's <transfer>)."""
 from __future__ import annotations
 
+from saas.api import iso
 from saas.extensions import db
 from modules.transfers.models import Transfer
 from tenants.models import Tenant
-
-
-def iso(moment) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def _code(tenant_id: int) -> str:

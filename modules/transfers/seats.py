@@ -1,6 +1,6 @@
 """Dedicated seats (专席): a hub admin seats a 12345 agent in the 110 queue, or a 110 desk officer in
 the 12345 queue (Chongqing keeps both), so that they take the other platform's cases over in one
-step (`service.take_by_seat`). Seats live in the hub, where the two platforms meet."""
+step (`desk.take_by_seat`). Seats live in the hub, where the two platforms meet."""
 from __future__ import annotations
 
 from sqlalchemy import select

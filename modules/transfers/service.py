@@ -21,12 +21,10 @@ from modules.cases import service as cases
 from modules.cases.models import Case
 from modules.notifications.service import notify_roles
 from modules.transfers import routing
-from modules.transfers.models import LINKED, PURPOSES, URGENT, Seat, Transfer, TransferHop
+from modules.transfers.models import LINKED, PURPOSES, URGENT, Transfer, TransferHop
 from tenants.models import PLATFORMS, Tenant
 
 MAX_REASON = 500
-# Where a citizen is pointed when a matter belongs to neither platform (引导解释).
-GUIDE_CHANNELS = ("人民法院", "仲裁机构", "纪检监察机关", "信访部门", "行政复议机关", "外省（市）相关部门", "其他渠道")
 
 
 class TransferError(cases.CaseError):
@@ -161,7 +159,7 @@ def claim(transfer: Transfer, **seen) -> None:
         raise TransferError("该转办刚被他人处理，请刷新后查看", "conflict")
 
 
-def _check_state(case: Case, purpose: str) -> None:
+def check_state(case: Case, purpose: str) -> None:
     _hold(case)
     if case.status == "closed" and purpose not in ("joint",):
         raise TransferError("工单已办结，不能转办", "invalid_state")
@@ -191,7 +189,7 @@ def send(case: Case, actor: Actor, data: TransferData) -> Transfer:
     if errors:
         raise TransferError(errors)
     purpose = _purpose(case, data)
-    _check_state(case, purpose)
+    check_state(case, purpose)
     place = db.session.get(Tenant, case.place_tenant_id)
     try:  # a clue goes to the hub 110 itself, which coordinates the police response
         stops = routing.route(case.tenant, case.platform, data.to, None if purpose == "clue" else place)
@@ -200,11 +198,11 @@ def send(case: Case, actor: Actor, data: TransferData) -> Transfer:
     detail = {}
     if purpose == "joint":
         detail = {"officer_name": data.officer_name.strip()[:32], "officer_phone": data.officer_phone.strip()}
-    return _create(case, actor, stops, purpose=purpose, reason=data.reason.strip(), detail=detail,
+    return open_transfer(case, actor, stops, purpose=purpose, reason=data.reason.strip(), detail=detail,
                    text=(data.text or "").strip()[:cases.MAX_TEXT] or None)
 
 
-def _create(case: Case, actor: Actor | None, stops: list[routing.Stop], *, purpose: str, reason: str,
+def open_transfer(case: Case, actor: Actor | None, stops: list[routing.Stop], *, purpose: str, reason: str,
             detail: dict, text: str | None) -> Transfer:
     now = utcnow()
     transfer = Transfer(tenant_id=case.tenant_id, case_id=case.id, purpose=purpose, from_platform=stops[0].platform,
@@ -393,96 +391,3 @@ def result_reached(case: Case, actor: Actor | None, status: str) -> None:
         notify_roles(origin[0], cases.PLATFORM_ROLES[origin[1]], title=f"转出工单{verb}（{case.number}）",
                      body=summary, case_id=case.id)
         publish(origin[0], origin[1], "case.result", case_id=case.id)
-
-
-# ---- linked purposes started elsewhere ----------------------------------------------------------
-
-def request_police(assignment, actor: Actor, reason: str) -> Transfer:
-    """A member unit finds a dispute escalating during its work and asks 110 for police (联动110)."""
-    from modules.dispatch import service as dispatch
-
-    check(actor.role, "transfers.police")
-    if assignment.unit_id != actor.unit_id or assignment.status not in ("pending", "accepted"):
-        raise TransferError("只能在本单位办理中的工单上请求110出警", "invalid_state")
-    reason = (reason or "").strip()
-    if len(reason) < 4:
-        raise TransferError({"reason": "请说明现场情况和需要110处置的事项"})
-    if len(reason) > MAX_REASON:
-        raise TransferError({"reason": f"情况说明不能超过{MAX_REASON}字"})
-    case = dispatch.case_of(assignment)
-    _check_state(case, "police")
-    place = db.session.get(Tenant, case.place_tenant_id)
-    try:
-        stops = routing.route(case.tenant, case.platform, "110", place)
-    except routing.RouteError as exc:
-        raise TransferError(str(exc), "no_route") from exc
-    with crossing(write={case.tenant_id}):  # the unit writes on the case its hub dispatched to it
-        return _create(case, actor, stops, purpose="police", reason=f"{actor.label}：{reason}", detail={
-            "unit": assignment.unit.name}, text=reason)
-
-
-def take_by_seat(case: Case, actor: Actor) -> Transfer:
-    """A dedicated seat (专席) takes a case of the platform it sits in over to its own platform,
-    in one step (Chongqing's 110 seat inside 12345)."""
-    own = role_of(actor.role).platform
-    check(actor.role, "transfers.handle")
-    seat = db.session.scalar(select(Seat).where(Seat.tenant_id == case.tenant_id, Seat.platform == case.platform,
-                                                Seat.user_id == (actor.user.id if actor.user else -1)))
-    if seat is None or own is None or own == case.platform or actor.tenant.id != case.tenant_id:
-        raise TransferError(f"您没有{PLATFORMS[case.platform]}的专席，不能直接接转", "no_seat")
-    if case.status != "new":
-        raise TransferError(f"工单当前为“{case.status_label}”，只有待派单的工单可以接转", "invalid_state")
-    _check_state(case, "transfer")
-    now = utcnow()
-    transfer = Transfer(tenant_id=case.tenant_id, case_id=case.id, purpose="transfer", from_platform=case.platform,
-                        to_tenant_id=case.tenant_id, to_platform=own, reason=f"专席接转（{actor.label}）",
-                        emergency=case.emergency, status="accepted", created_at=now, decided_at=now,
-                        actor_label=actor.label, created_by_id=actor.user.id if actor.user else None, current_seq=1)
-    transfer.hops = [TransferHop(tenant_id=case.tenant_id, case_id=case.id, seq=0, platform=case.platform,
-                                 status="origin", arrived_at=now, acted_at=now, actor_label=actor.label),
-                     TransferHop(tenant_id=case.tenant_id, case_id=case.id, seq=1, platform=own, status="accepted",
-                                 arrived_at=now, acted_at=now, actor_label=actor.label)]
-    db.session.add(transfer)
-    db.session.flush()
-    cases.transition(case, actor, "new", "seat_taken", {"transfer": transfer.id, "to": own}, platform=own)
-    return transfer
-
-
-# ---- outside both scopes -------------------------------------------------------------------------
-
-def guide(case: Case, actor: Actor, channel: str, note: str) -> Case:
-    """Close a matter outside both platforms' scope by pointing the citizen to where it belongs."""
-    cases.require_owner(case, actor, "cases.close")
-    if case.status != "new":
-        raise TransferError(f"工单当前为“{case.status_label}”，只有待派单的工单可以引导解释办结", "invalid_state")
-    note = (note or "").strip()
-    errors = {}
-    if channel not in GUIDE_CHANNELS:
-        errors["channel"] = f"请选择引导去向（{'、'.join(GUIDE_CHANNELS)}）"
-    if len(note) < 4:
-        errors["note"] = "请写明向来电人解释的内容"
-    elif len(note) > 1000:
-        errors["note"] = "解释内容不能超过1000字"
-    if errors:
-        raise TransferError(errors)
-    reason = f"引导解释：{channel}"
-    cases.transition(case, actor, "closed", "guided", {"channel": channel, "note": note}, close_reason=reason,
-                     answer=note, closed_at=utcnow())
-    return case
-
-
-def police_handled(case: Case, actor: Actor, result: str) -> Case:
-    """The 110 desk records how the police handled a case (处警反馈); a linked 12345 case sees it."""
-    cases.require_owner(case, actor, "cases.close")
-    result = (result or "").strip()
-    if case.platform != "110":
-        raise TransferError("处警反馈只用于110警单", "invalid_state")
-    if case.status in ("closed", "transferring", "negotiating"):
-        raise TransferError(f"工单当前为“{case.status_label}”，不能填写处警反馈", "invalid_state")
-    if len(result) < 4:
-        raise TransferError({"result": "请填写处警情况"})
-    if len(result) > cases.MAX_TEXT:
-        raise TransferError({"result": f"处警情况不能超过{cases.MAX_TEXT}字"})
-    cases.transition(case, actor, "closed", "police_handled", {"result": result}, answer=result, resolved=True,
-                     close_reason="处警完毕", closed_at=utcnow())
-    return case

@@ -17,7 +17,7 @@ from saas.security import CSP
 from saas.templating import render_page
 from modules.cases import fragments
 from modules.cases.models import Case
-from modules.transfers import negotiation, service
+from modules.transfers import desk, negotiation, service
 from modules.transfers.models import Transfer, TransferHop
 from tenants.models import PLATFORMS
 
@@ -216,18 +216,18 @@ def send(case_id: int):
 @bp.post("/cases/<int:case_id>/guide")
 @require("cases.close")
 def guide(case_id: int):
-    return _case_act(case_id, lambda c: service.guide(c, g.actor, request.form.get("channel", ""),
+    return _case_act(case_id, lambda c: desk.guide(c, g.actor, request.form.get("channel", ""),
                                                       request.form.get("note", "")), "已引导解释并办结")
 
 
 @bp.post("/cases/<int:case_id>/police-feedback")
 @require("cases.close")
 def police_feedback(case_id: int):
-    return _case_act(case_id, lambda c: service.police_handled(c, g.actor, request.form.get("result", "")),
+    return _case_act(case_id, lambda c: desk.police_handled(c, g.actor, request.form.get("result", "")),
                      "处警反馈已记录，警单已办结")
 
 
 @bp.post("/cases/<int:case_id>/seat")
 @require("transfers.handle")
 def seat_take(case_id: int):
-    return _case_act(case_id, lambda c: service.take_by_seat(c, g.actor), "已通过专席接转")
+    return _case_act(case_id, lambda c: desk.take_by_seat(c, g.actor), "已通过专席接转")

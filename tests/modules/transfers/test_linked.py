@@ -11,7 +11,7 @@ from modules.cases import service as cases
 from modules.cases.models import Case
 from modules.dispatch import service as dispatch
 from modules.dispatch.models import Assignment
-from modules.transfers import service as transfers
+from modules.transfers import desk as desk_steps, service as transfers
 from modules.transfers.service import TransferError
 from tenants.models import Tenant
 from tests import factories
@@ -36,7 +36,7 @@ def _unit(username: str, code: str, assignment_id: int, fn):
 
 def _police_handled(username: str, code: str, case_id: int, result: str):
     with acting(username, code) as desk:
-        transfers.police_handled(transfers.readable_case(case_id), desk, result)
+        desk_steps.police_handled(transfers.readable_case(case_id), desk, result)
 
 
 # ---- joint handling --------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def test_a_clue_is_pushed_by_12345_only(world):
 # ---- a unit asks 110 for police (联动110) ------------------------------------------------------
 
 def _request(username: str, code: str, assignment_id: int, reason: str) -> int:
-    return _unit(username, code, assignment_id, lambda a, h: transfers.request_police(a, h, reason).id)
+    return _unit(username, code, assignment_id, lambda a, h: desk_steps.request_police(a, h, reason).id)
 
 
 def test_a_unit_asks_110_for_police_and_the_place_110_opens_a_linked_case(world):

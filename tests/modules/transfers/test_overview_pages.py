@@ -15,7 +15,7 @@ from saas.models import AuditLog, Membership, User
 from modules.cases import service as cases
 from modules.cases.models import Case
 from modules.transfers import seats as seat_service
-from modules.transfers import service as transfers
+from modules.transfers import desk as desk_steps, service as transfers
 from modules.transfers import stats
 from modules.transfers.models import Seat, Transfer, TransferHop
 from tenants.models import Tenant
@@ -218,7 +218,7 @@ def test_seat_added_used_and_removed(world, login):
     # the seat works: the 110 officer takes a 12345 case over in one step
     case_id = _act("ty_agent", "140100", lambda a: cases.intake(world["140100"], a, cases.IntakeData(
         text="有人在小区门口持刀争吵（演示）", kind="求助", caller_phone="13800005678")).id)
-    platform = _act("ty_110", "140100", lambda a: transfers.take_by_seat(
+    platform = _act("ty_110", "140100", lambda a: desk_steps.take_by_seat(
         db.session.scalar(select(Case).where(Case.id == case_id)), a) and
         db.session.scalar(select(Case.platform).where(Case.id == case_id)))
     assert platform == "110"

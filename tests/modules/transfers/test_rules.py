@@ -14,7 +14,7 @@ from modules.cases.models import Case
 from modules.cases.service import CaseError
 from modules.dispatch import service as dispatch
 from modules.transfers import negotiation
-from modules.transfers import service as transfers
+from modules.transfers import desk as desk_steps, service as transfers
 from modules.transfers.models import Seat
 from modules.transfers.service import TransferError
 from tests.modules.transfers.steps import (accept, acting, add_user, case_state, counts, elsewhere, event_types, events,
@@ -232,12 +232,12 @@ def test_a_110_seat_inside_12345_takes_a_12345_case_over(world):
     case_id = intake("cq_agent", "500000", "有人在商场门口寻衅滋事（演示）", kind="举报")
     before = snapshot(case_id)
     with pytest.raises(TransferError) as refused, acting("cq_110", "500000") as desk:
-        transfers.take_by_seat(transfers.readable_case(case_id), desk)
+        desk_steps.take_by_seat(transfers.readable_case(case_id), desk)
     assert refused.value.code == "no_seat"
     assert snapshot(case_id) == before
     _seat("cq_110", "500000", "12345")
     with acting("cq_110", "500000") as desk:
-        transfer_id = transfers.take_by_seat(transfers.readable_case(case_id), desk).id
+        transfer_id = desk_steps.take_by_seat(transfers.readable_case(case_id), desk).id
     state = case_state(case_id)
     assert (state["tenant"], state["platform"], state["status"]) == ("500000", "110", "new")
     assert hops(transfer_id) == [("500000", "12345", "origin"), ("500000", "110", "accepted")]
@@ -249,11 +249,11 @@ def test_a_12345_seat_inside_110_takes_a_110_case_and_a_seat_elsewhere_does_not_
     case_id = intake("cq_110", "500000", "来电咨询户口迁移手续（演示）")
     _seat("cq_agent", "140100", "110")  # a seat in another tenant's queue does not count here
     with pytest.raises(TransferError) as refused, acting("cq_agent", "500000") as agent:
-        transfers.take_by_seat(transfers.readable_case(case_id), agent)
+        desk_steps.take_by_seat(transfers.readable_case(case_id), agent)
     assert refused.value.code == "no_seat"
     _seat("cq_agent", "500000", "110")
     with acting("cq_agent", "500000") as agent:
-        transfers.take_by_seat(transfers.readable_case(case_id), agent)
+        desk_steps.take_by_seat(transfers.readable_case(case_id), agent)
     assert (case_state(case_id)["platform"], case_state(case_id)["status"]) == ("12345", "new")
 
 
@@ -263,7 +263,7 @@ def test_a_seat_does_not_take_a_case_that_is_being_transferred(world):
     _seat("cq_110", "500000", "12345")
     with pytest.raises(TransferError) as refused, acting("cq_110", "500000") as desk:
         case = db.session.scalar(select(Case).where(Case.id == case_id))
-        transfers.take_by_seat(case, desk)
+        desk_steps.take_by_seat(case, desk)
     assert refused.value.code == "invalid_state"  # it is already on its way to 110
 
 
@@ -272,13 +272,13 @@ def test_a_seat_does_not_take_a_case_that_is_being_transferred(world):
 def test_a_matter_outside_both_scopes_is_closed_as_guided_with_the_channel(world):
     case_id = intake("ty_agent", "140100", "与公司的劳动合同纠纷，要求判决（演示）", kind="求助")
     with pytest.raises(TransferError) as refused, acting("ty_agent", "140100") as agent:
-        transfers.guide(transfers.readable_case(case_id), agent, "居委会", "已解释（演示）")
+        desk_steps.guide(transfers.readable_case(case_id), agent, "居委会", "已解释（演示）")
     assert set(refused.value.errors) == {"channel"}
     with pytest.raises(TransferError) as refused, acting("ty_agent", "140100") as agent:
-        transfers.guide(transfers.readable_case(case_id), agent, "人民法院", "好")
+        desk_steps.guide(transfers.readable_case(case_id), agent, "人民法院", "好")
     assert set(refused.value.errors) == {"note"}
     with acting("ty_agent", "140100") as agent:
-        transfers.guide(transfers.readable_case(case_id), agent, "仲裁机构", "已告知可向劳动人事争议仲裁委员会申请仲裁（演示）")
+        desk_steps.guide(transfers.readable_case(case_id), agent, "仲裁机构", "已告知可向劳动人事争议仲裁委员会申请仲裁（演示）")
     state = case_state(case_id)
     assert (state["status"], state["close_reason"], state["answer"]) == (
         "closed", "引导解释：仲裁机构", "已告知可向劳动人事争议仲裁委员会申请仲裁（演示）")
@@ -292,10 +292,10 @@ def test_a_matter_outside_both_scopes_is_closed_as_guided_with_the_channel(world
 def test_guide_close_needs_the_case_owner_and_a_new_case(world):
     case_id, transfer_id = _up(world)
     with pytest.raises(TransferError) as refused, acting("xd_110", "140105") as desk:
-        transfers.guide(transfers.readable_case(case_id), desk, "信访部门", "已解释信访渠道（演示）")
+        desk_steps.guide(transfers.readable_case(case_id), desk, "信访部门", "已解释信访渠道（演示）")
     assert refused.value.code == "invalid_state"  # it is being transferred
     with pytest.raises(CaseError) as refused, acting("ty_agent", "140100") as agent:
-        transfers.guide(transfers.readable_case(case_id), agent, "信访部门", "已解释信访渠道（演示）")
+        desk_steps.guide(transfers.readable_case(case_id), agent, "信访部门", "已解释信访渠道（演示）")
     assert refused.value.code == "wrong_platform"
 
 
@@ -303,18 +303,18 @@ def test_police_feedback_only_on_110_cases(world):
     case_id = intake("ty_agent", "140100", "噪音扰民（演示）", kind="投诉")
     before = snapshot(case_id)
     with pytest.raises(TransferError) as refused, acting("ty_agent", "140100") as agent:
-        transfers.police_handled(transfers.readable_case(case_id), agent, "已处警（演示）")
+        desk_steps.police_handled(transfers.readable_case(case_id), agent, "已处警（演示）")
     assert refused.value.errors["_"] == "处警反馈只用于110警单"
     with pytest.raises(CaseError) as refused, acting("ty_110", "140100") as desk:
-        transfers.police_handled(transfers.readable_case(case_id), desk, "已处警（演示）")
+        desk_steps.police_handled(transfers.readable_case(case_id), desk, "已处警（演示）")
     assert refused.value.code == "wrong_platform"
     assert snapshot(case_id) == before
     police = intake("ty_110", "140100", "两车刮擦引发争吵（演示）")
     with pytest.raises(TransferError) as refused, acting("ty_110", "140100") as desk:
-        transfers.police_handled(transfers.readable_case(police), desk, "好")
+        desk_steps.police_handled(transfers.readable_case(police), desk, "好")
     assert set(refused.value.errors) == {"result"}
     with acting("ty_110", "140100") as desk:
-        transfers.police_handled(transfers.readable_case(police), desk, "民警到场调解，双方已和解（演示）")
+        desk_steps.police_handled(transfers.readable_case(police), desk, "民警到场调解，双方已和解（演示）")
     state = case_state(police)
     assert (state["status"], state["answer"], state["close_reason"]) == ("closed", "民警到场调解，双方已和解（演示）",
                                                                          "处警完毕")
@@ -324,7 +324,7 @@ def test_police_feedback_only_on_110_cases(world):
 def test_police_feedback_waits_while_the_case_is_being_transferred(world):
     case_id, _ = _up(world)
     with pytest.raises(TransferError) as refused, acting("xd_110", "140105") as desk:
-        transfers.police_handled(transfers.readable_case(case_id), desk, "已处警（演示）")
+        desk_steps.police_handled(transfers.readable_case(case_id), desk, "已处警（演示）")
     assert refused.value.code == "invalid_state"
 
 

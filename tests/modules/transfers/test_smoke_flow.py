@@ -10,7 +10,6 @@ from modules.cases.models import Case
 from modules.dispatch import service as dispatch
 from modules.dispatch.models import Assignment
 from modules.transfers import service as transfers
-from modules.transfers.models import Transfer
 from tests.factories import context_of
 
 
