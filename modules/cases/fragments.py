@@ -10,14 +10,13 @@ from werkzeug.datastructures import MultiDict
 
 from saas.db import utcnow
 from saas.extensions import db
-from saas.permissions import SERVED, has, role as role_of
+from saas.permissions import SERVED
 from modules.cases import queries, service
 from modules.cases.models import GRADES, SATISFACTION, STATUSES, Case
 from modules.deadlines.service import policy_for
 from modules.dispatch import service as dispatch
-from modules.transfers import desk, service as transfers
-from modules.transfers.models import SETTLEMENTS, URGENT, Seat, Transfer
-from modules.transfers.negotiation import TAKERS
+from modules.transfers import desk, negotiation, service as transfers
+from modules.transfers.models import SETTLEMENTS, URGENT, Transfer
 from modules.units.models import Unit
 from tenants.service import scope_ids
 
@@ -99,27 +98,13 @@ class TransferRow:
         return self.t.proposal is not None and (self.t.proposed_seq == 0) == (self.side == "origin")
 
 
-def _negotiable(t: Transfer, case: Case, side: str | None, receiving: bool, latest: bool) -> bool:
-    """A negotiation opens on the latest transfer: by the receiving end instead of deciding, or by
-    either end on a rejection the case still waits with the sender for. Never for an emergency."""
-    if side is None or not latest or (t.emergency and t.to_platform == "110"):
-        return False
-    if t.status == "pending":
-        return receiving and t.current_seq == len(t.hops) - 1
-    if t.status != "rejected" or t.settlement is not None:
-        return False
-    origin = t.origin
-    returned = case.status == "new" and (case.tenant_id, case.platform) == (origin.tenant_id, origin.platform)
-    return t.linked or returned
-
-
 def transfer_rows(actor, case: Case, rows: list[Transfer]) -> list[TransferRow]:
     out = []
     for t in rows:
         receiving = transfers.may_handle(actor, t.current)
         side = transfers.side_of(actor, t)
         out.append(TransferRow(t=t, receiving=receiving, side=side,
-                               may_negotiate=_negotiable(t, case, side, receiving, t is rows[-1])))
+                               may_negotiate=t is rows[-1] and negotiation.refusal(t, actor, case) is None))
     return out
 
 
@@ -140,16 +125,6 @@ def send_purposes(case: Case, actor, rows: list[Transfer]) -> dict[str, str]:
     return options
 
 
-def has_seat(case: Case, actor) -> bool:
-    """The actor holds a dedicated seat (专席) in the queue of this case's platform, here."""
-    own = role_of(actor.role).platform
-    if (case.status != "new" or own is None or own == case.platform or actor.user is None
-            or actor.tenant.id != case.tenant_id or not has(actor.role, "transfers.handle")):
-        return False
-    return db.session.scalar(select(Seat.id).where(Seat.tenant_id == case.tenant_id, Seat.platform == case.platform,
-                                                   Seat.user_id == actor.user.id)) is not None
-
-
 def _dispatch_units(actor) -> list[Unit]:
     served, _ = scope_ids(actor.tenant, SERVED)
     return list(db.session.scalars(select(Unit).where(Unit.tenant_id.in_(served), Unit.active)
@@ -168,7 +143,8 @@ def case_page(case: Case, actor, *, errors=None, form=None, status: int = 200):
         grades=GRADES, may=may, policy=policy_for(case.tenant), attachments=dispatch.attachments_of(case),
         dispatch_units=_dispatch_units(actor) if case.status == "new" and may("cases.dispatch") else [],
         reveal_allowed=actor.context.may_read(case.tenant_id),
-        transfers=transfer_rows(actor, case, rows), purposes=send_purposes(case, actor, rows), takers=TAKERS,
+        transfers=transfer_rows(actor, case, rows), purposes=send_purposes(case, actor, rows),
+        takers=negotiation.TAKERS,
         linked=linked, linked_readable=linked is not None and actor.context.may_read(linked.tenant_id),
-        seat=has_seat(case, actor), guide_channels=desk.GUIDE_CHANNELS, back="case", age=age, statuses=STATUSES)
+        seat=case.status == "new" and desk.holds_seat(case, actor), guide_channels=desk.GUIDE_CHANNELS, back="case", age=age, statuses=STATUSES)
     return render_template("cases/show.html", **ctx), status

@@ -319,6 +319,8 @@ def followup(case: Case, actor: Actor, data: FollowupData) -> Case:
 
 def supervise(case: Case, actor: Actor, instruction: str) -> Case:
     check(actor.role, "cases.supervise")
+    if not actor.context.may_read(case.tenant_id):  # following a case handed away is not overseeing it
+        raise CaseError("该工单不在您的督办范围内", "read_only")
     instruction = (instruction or "").strip()
     if case.status == "closed":
         raise CaseError("工单已办结，不能督办", "invalid_state")

@@ -11,7 +11,6 @@ from flask import g, jsonify, request
 from sqlalchemy import func, select
 
 from saas.api import BadBody, body, bp, field, iso
-from saas.db import current_context
 from saas.extensions import db
 from saas.idempotency import idempotent
 from saas.permissions import PermissionDenied, has, require
@@ -19,7 +18,7 @@ from modules.cases.api import _full, _readable
 from modules.cases.models import Case, CaseEvent
 from modules.dispatch.api import _mine
 from modules.transfers import desk, negotiation, service
-from modules.transfers.models import Transfer, TransferHop
+from modules.transfers.models import Transfer
 from modules.transfers.schema import transfer_json
 
 PER_PAGE = 50
@@ -112,22 +111,11 @@ def list_transfers():
     if not page.isdigit() or int(page) < 1:
         raise BadBody("page 应为正整数", "page")
     page = int(page)
-    if status == "pending":
-        waiting = service.waiting_for(g.actor)
-        total, items = len(waiting), waiting[(page - 1) * PER_PAGE:page * PER_PAGE]
-    else:
-        # The hops in the caller's tenants name the transfers it took part in. The transfers
-        # themselves belong to their senders, hence the cross-tenant read, limited by these hops
-        # to exactly the tenants the context may read.
-        took_part = select(TransferHop.transfer_id).where(TransferHop.tenant_id.in_(sorted(current_context().read_ids)))
-        where = [Transfer.id.in_(took_part)]
-        if status != "all":
-            where.append(Transfer.status == status)
-        total = db.session.scalar(select(func.count()).select_from(Transfer).where(*where)
-                                  .execution_options(all_tenants=True))
-        items = list(db.session.scalars(select(Transfer).where(*where).order_by(Transfer.created_at, Transfer.id)
-                                        .limit(PER_PAGE).offset((page - 1) * PER_PAGE)
-                                        .execution_options(all_tenants=True)))
+    stmt = service.waiting_query(g.actor) if status == "pending" else service.involved_query(status)
+    # Both statements read the senders' rows across tenants, limited by the caller's own hops.
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())
+                              .execution_options(all_tenants=True))
+    items = list(db.session.scalars(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
     numbers = _numbers(t.case_id for t in items)
     return jsonify({"items": [transfer_json(t, numbers.get(t.case_id)) for t in items], "page": page,
                     "per_page": PER_PAGE, "total": total, "pages": -(-total // PER_PAGE)})

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from saas.auth import Actor
 from saas.db import crossing, utcnow
 from saas.extensions import db
-from saas.permissions import check, role as role_of
+from saas.permissions import check, has, role as role_of
 from modules.cases import service as cases
 from modules.cases.models import Case
 from modules.transfers import routing
@@ -44,14 +44,22 @@ def request_police(assignment, actor: Actor, reason: str) -> Transfer:
             "unit": assignment.unit.name}, text=reason)
 
 
+def holds_seat(case: Case, actor: Actor) -> bool:
+    """The actor, of the other platform, holds a seat in the queue of this case's platform, here."""
+    own = role_of(actor.role).platform
+    if (own is None or own == case.platform or actor.user is None or actor.tenant.id != case.tenant_id
+            or not has(actor.role, "transfers.handle")):
+        return False
+    return db.session.scalar(select(Seat.id).where(Seat.tenant_id == case.tenant_id, Seat.platform == case.platform,
+                                                   Seat.user_id == actor.user.id)) is not None
+
+
 def take_by_seat(case: Case, actor: Actor) -> Transfer:
     """A dedicated seat (专席) takes a case of the platform it sits in over to its own platform,
     in one step (Chongqing's 110 seat inside 12345)."""
     own = role_of(actor.role).platform
     check(actor.role, "transfers.handle")
-    seat = db.session.scalar(select(Seat).where(Seat.tenant_id == case.tenant_id, Seat.platform == case.platform,
-                                                Seat.user_id == (actor.user.id if actor.user else -1)))
-    if seat is None or own is None or own == case.platform or actor.tenant.id != case.tenant_id:
+    if not holds_seat(case, actor):
         raise TransferError(f"您没有{PLATFORMS[case.platform]}的专席，不能直接接转", "no_seat")
     if case.status != "new":
         raise TransferError(f"工单当前为“{case.status_label}”，只有待派单的工单可以接转", "invalid_state")

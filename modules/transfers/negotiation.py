@@ -34,28 +34,40 @@ def _party(transfer: Transfer, actor: Actor) -> str:
     return side
 
 
+def refusal(transfer: Transfer, actor: Actor, case: Case) -> TransferError | None:
+    """Why the actor may not open a negotiation on this transfer now, or None when it may: on a
+    rejection the case still waits with the sender for (either end), or instead of deciding (the
+    receiving end). Never for an emergency bound for 110. Pages ask this to offer the form."""
+    if transfer.emergency and transfer.to_platform == "110":
+        return TransferError("紧急警情由110先行处置，不进行协商", "emergency")
+    side = side_of(actor, transfer)
+    if transfer.status == "pending" and transfer.current is not transfer.target:
+        return TransferError(f"转办尚在途中（待{stop_name(transfer.current)}接收），到达接收方后方可协商",
+                             "invalid_state")
+    if transfer.status not in ("pending", "rejected") or transfer.settlement is not None:
+        return TransferError(f"该转办{transfer.status_label}，不能发起协商", "invalid_state")
+    if side is None:
+        return TransferError("只有转办双方可以参与协商", "not_party")
+    if transfer.status == "pending" and side != "target":
+        return TransferError("转办正等待接收方处理，可由接收方发起协商", "not_party")
+    if transfer.status == "rejected" and not _still_returned(transfer, case):
+        return TransferError(f"工单当前为“{case.status_label}”，已不再等待这次退回的处理，不能就此发起协商",
+                             "invalid_state")
+    return None
+
+
 def open_(transfer: Transfer, actor: Actor, note: str) -> Transfer:
     """Open a negotiation on a rejected transfer (the sender) or a pending one (the receiving side)."""
     note = (note or "").strip()
-    if transfer.emergency and transfer.to_platform == "110":
-        raise TransferError("紧急警情由110先行处置，不进行协商", "emergency")
-    if transfer.status == "rejected" and transfer.settlement is None:
-        side = _party(transfer, actor)
-    elif transfer.status == "pending" and transfer.current is transfer.target:
-        side = _party(transfer, actor)
-        if side != "target":
-            raise TransferError("转办正等待接收方处理，可由接收方发起协商", "not_party")
-    elif transfer.status == "pending":
-        raise TransferError(f"转办尚在途中（待{stop_name(transfer.current)}接收），到达接收方后方可协商", "invalid_state")
-    else:
-        raise TransferError(f"该转办{transfer.status_label}，不能发起协商", "invalid_state")
+    case = case_of(transfer)
+    refused = refusal(transfer, actor, case)
+    if refused is not None:
+        raise refused
+    side = side_of(actor, transfer)
     if len(note) < 4:
         raise TransferError({"note": "请说明需要协商的原因"})
     if len(note) > MAX_NOTE:
         raise TransferError({"note": f"协商说明不能超过{MAX_NOTE}字"})
-    case = case_of(transfer)
-    if transfer.status == "rejected":
-        _still_returned(transfer, case)
     claim(transfer, status=transfer.status, current_seq=transfer.current_seq, settlement=None)
     now = utcnow()
     hub = db.session.get(Tenant, case.tenant.hub_id or case.tenant_id)
@@ -79,16 +91,14 @@ def open_(transfer: Transfer, actor: Actor, note: str) -> Transfer:
     return transfer
 
 
-def _still_returned(transfer: Transfer, case: Case) -> None:
+def _still_returned(transfer: Transfer, case: Case) -> bool:
     """A rejection is negotiated only while the case still waits with the sender for it: not once it
     was sent again, dispatched, closed, or moved on by a later transfer."""
     latest = db.session.scalar(select(Transfer.id).where(Transfer.case_id == case.id).order_by(Transfer.id.desc())
                                .execution_options(all_tenants=True).limit(1))
     origin = transfer.origin
     moved = (case.tenant_id, case.platform) != (origin.tenant_id, origin.platform)
-    if latest != transfer.id or (not transfer.linked and (case.status != "new" or moved)):
-        raise TransferError(f"工单当前为“{case.status_label}”，已不再等待这次退回的处理，不能就此发起协商",
-                            "invalid_state")
+    return latest == transfer.id and (transfer.linked or (case.status == "new" and not moved))
 
 
 def _open(transfer: Transfer, actor: Actor) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from saas.auth import Actor
-from saas.db import crossing, utcnow
+from saas.db import crossing, current_context, utcnow
 from saas.extensions import db
 from saas.permissions import check, has, role as role_of
 from saas.text import valid_phone
@@ -71,15 +71,30 @@ def readable_transfer(transfer_id: int) -> Transfer | None:
     return db.session.scalar(select(Transfer).where(Transfer.id == transfer_id).execution_options(all_tenants=True))
 
 
-def waiting_for(actor: Actor) -> list[Transfer]:
-    """Transfers whose current hop waits for the actor's tenant and platform, oldest first."""
+def waiting_query(actor: Actor):
+    """Transfers whose current hop waits for the actor's tenant and platform: emergencies first,
+    then oldest first. A statement, for the caller to page."""
     platform = role_of(actor.role).platform
     hops = select(TransferHop.transfer_id).where(TransferHop.tenant_id == actor.tenant.id,
                                                  TransferHop.status == "pending")
     if platform:
         hops = hops.where(TransferHop.platform == platform)
-    return list(db.session.scalars(select(Transfer).where(Transfer.id.in_(hops)).order_by(Transfer.created_at)
-                                   .execution_options(all_tenants=True)))
+    return (select(Transfer).where(Transfer.id.in_(hops))
+            .order_by(Transfer.emergency.desc(), Transfer.created_at, Transfer.id)
+            .execution_options(all_tenants=True))  # the sender's rows, named by the actor's own hops
+
+
+def involved_query(status: str = "all"):
+    """Transfers with a hop in the context's tenants (with `status`, or all), oldest first."""
+    hops = select(TransferHop.transfer_id).where(TransferHop.tenant_id.in_(sorted(current_context().read_ids)))
+    stmt = select(Transfer).where(Transfer.id.in_(hops))
+    if status != "all":
+        stmt = stmt.where(Transfer.status == status)
+    return stmt.order_by(Transfer.created_at, Transfer.id).execution_options(all_tenants=True)
+
+
+def waiting_for(actor: Actor, limit: int = 200) -> list[Transfer]:
+    return list(db.session.scalars(waiting_query(actor).limit(limit)))
 
 
 def may_handle(actor: Actor, hop: TransferHop | None) -> bool:
@@ -327,6 +342,8 @@ def reject(transfer: Transfer, actor: Actor, reason: str) -> Transfer:
     reason = (reason or "").strip()
     if transfer.emergency and hop.platform == "110":  # flagged, whatever the purpose (a clue, a transfer)
         raise TransferError("危及人身、财产或公共安全的紧急警情，110不得退回，应先行派警处置", "emergency")
+    if transfer.purpose == "police":  # a unit on scene sees a dispute escalating: police go first
+        raise TransferError("承办单位现场请求出警的，110应先行派警处置，不得退回；如非警情可在处警后反馈", "emergency")
     if not reason:
         raise TransferError({"reason": "请填写退回理由"})
     if len(reason) > MAX_REASON:

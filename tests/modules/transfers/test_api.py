@@ -462,6 +462,11 @@ def test_lists_paginate_and_filter_by_status(app, c):
     assert all(t["case_number"].startswith("140105-") for t in body["items"])
     assert listed("xd110", status="all", page="2")["items"] == []
     assert listed("agent", status="all")["total"] == 3  # the hub reads its counties' transfers
+    down = _case(c["agent"], text="小区门口有人持刀伤人（演示）", kind="求助", emergency=True, place_tenant="140105",
+                 received_by="12345")
+    sent = _send(c["agent"], down, "110", reason="正在发生的伤害案件（演示）")
+    waiting = listed("xd110")  # the hub's transfer, found by the county's own hop, counted the same way
+    assert [t["id"] for t in waiting["items"]] == [sent["id"]] and waiting["total"] == 1
 
 
 # ---- OpenAPI ------------------------------------------------------------------------------------

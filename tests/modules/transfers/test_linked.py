@@ -199,6 +199,10 @@ def test_a_unit_asks_110_for_police_and_the_place_110_opens_a_linked_case(world)
     assert sent[2]["reason"] == "xd_housing（演示）：现场双方情绪激动，有肢体冲突苗头（演示）"
     assert notices("待接收") == [("140105", {"roles": ["desk_110"]}, "urgent",
                                   f"【紧急】承办单位请求110出警待接收（{number}）", True)]
+    before = snapshot(case_id, transfer_id)
+    with pytest.raises(TransferError) as refused:  # police go first when a unit on scene asks
+        reject("xd_110", "140105", transfer_id, "非警情（演示）")
+    assert refused.value.code == "emergency" and snapshot(case_id, transfer_id) == before
     accept("xd_110", "140105", transfer_id)
     linked_id = transfer_state(transfer_id)["linked"]
     linked = case_state(linked_id)
