@@ -31,7 +31,7 @@ class OutboxMessage(TenantOwned, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     payload: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed|cancelled
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(String(500))
@@ -39,6 +39,10 @@ class OutboxMessage(TenantOwned, db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_outbox_status_available", "status", "available_at"),)
+
+
+class Cancelled(Exception):
+    """Raised by a handler when the message has nowhere to go any more (a webhook switched off)."""
 
 
 def handler(kind: str):
@@ -112,6 +116,9 @@ def deliver(outbox_id: int) -> str:
     try:
         with db.session.begin_nested():
             HANDLERS[row.kind](row)
+    except Cancelled as exc:  # nothing left to deliver to: said so, never retried
+        row.status, row.last_error = "cancelled", str(exc)[:500]
+        return "cancelled"
     except Exception as exc:  # recorded, retried with backoff, visible on the jobs page
         row.last_error = f"{type(exc).__name__}: {exc}"[:500]
         if row.attempts > len(BACKOFF):

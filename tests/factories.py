@@ -1,6 +1,8 @@
 """Factories that build real rows through the services, and the world most tests stand on."""
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
@@ -52,6 +54,16 @@ def user(username: str, *posts, display_name: str | None = None) -> User:
                                   valid_from=utcnow() - timedelta(minutes=1), valid_until=until))
     db.session.flush()
     return u
+
+
+def png_bytes(width: int = 2, height: int = 2) -> bytes:
+    """A real, valid PNG image (red pixels) for attachment tests."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def token(t: Tenant, role: str, un: Unit | None = None, name: str = "测试令牌") -> str:

@@ -124,18 +124,19 @@ def reveal(assignment_id: int):
 
 @bp.get("/attachments/<int:attachment_id>")
 def attachment(attachment_id: int):
-    """Case readers, and handlers of a unit assigned to the same case, may download."""
+    """Readers of the case (in scope, or following it through a transfer), and handlers of a unit
+    assigned to the same case, may download; anyone else gets 404."""
     role = g.actor.role
+    if not (has(role, "cases.view") or has(role, "assignments.handle")):
+        abort(404)
+    # Found across tenants (the reply's unit may sit in a county), then shown only to those entitled.
+    row = db.first_or_404(select(Attachment).where(Attachment.id == attachment_id).execution_options(all_tenants=True))
     if has(role, "cases.view"):
-        row = db.first_or_404(select(Attachment).where(Attachment.id == attachment_id))
-    elif has(role, "assignments.handle"):
-        row = db.first_or_404(select(Attachment).where(Attachment.id == attachment_id)
-                              .execution_options(all_tenants=True))
-        assigned = db.session.scalar(select(Assignment.id).where(
-            Assignment.case_id == row.case_id, Assignment.unit_id == g.actor.unit_id))
-        if assigned is None:  # not this unit's case: as if it did not exist
-            abort(404)
+        entitled = transfers.readable_case(row.case_id) is not None
     else:
+        entitled = db.session.scalar(select(Assignment.id).where(
+            Assignment.case_id == row.case_id, Assignment.unit_id == g.actor.unit_id)) is not None
+    if not entitled:
         abort(404)
     path = attachments.path_of(row.sha256)
     if not path.exists():

@@ -92,7 +92,7 @@ def message(row: outbox.OutboxMessage) -> dict:
 def deliver(row: outbox.OutboxMessage) -> None:
     hook = db.session.scalar(select(Webhook).where(Webhook.id == row.payload["webhook_id"]))
     if hook is None or not hook.active:
-        return  # removed since: nothing to deliver
+        raise outbox.Cancelled("对接系统已停用，消息未发送")
     body = json.dumps(message(row), ensure_ascii=False, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "Liandong-Webhook/1",
                "X-Liandong-Event": row.payload["event"], "X-Liandong-Message-Id": row.payload["message_id"],

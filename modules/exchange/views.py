@@ -15,7 +15,7 @@ from tenants.models import PLATFORMS
 
 bp = Blueprint("exchange", __name__, url_prefix="/exchange", template_folder="templates")
 PER_PAGE = 50
-STATUSES = {"pending": "待投递", "delivered": "已投递", "failed": "失败"}
+STATUSES = {"pending": "待投递", "delivered": "已投递", "failed": "失败", "cancelled": "未发送（已停用）"}
 
 
 def _tokens() -> list[ApiToken]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import struct
-import zlib
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from modules.deadlines import calendar
 from modules.deadlines.service import DEFAULT_DAYS, save_policy
 from modules.dispatch import attachments, service as dispatch
 from modules.dispatch.models import Assignment, Attachment, ExtensionRequest
-from tests.factories import context_of
+from tests.factories import context_of, png_bytes
 
 SH = calendar.SHANGHAI
 UNREACHABLE_WINDOW = timedelta(days=20)  # more than 2 working days whatever the holidays
@@ -253,14 +251,6 @@ def test_a_county_unit_is_held_to_the_hubs_extension_limit(world):
 
 # ---- reply and attachments -----------------------------------------------------------------------
 
-def _png() -> bytes:
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00\xff\x00\x00")  # one red pixel
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
 PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
        b"trailer<</Root 1 0 R>>\n%%EOF\n")
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"This program cannot be run in DOS mode" * 4
@@ -297,7 +287,7 @@ def test_reply_needs_accept_a_result_and_the_resolved_flag(world):
 
 def test_reply_with_a_real_png_and_pdf_stores_them_on_disk(world):
     case_id, lead_id = _accepted(world)
-    png = _png()
+    png = png_bytes()
     _act(*HEAT, _reply(lead_id, files=[_file(png, "现场照片.png"), _file(PDF, "整改报告.pdf", "image/png")]))
     rows = _system(lambda: list(db.session.scalars(select(Attachment).order_by(Attachment.id))))
     assert [(r.filename, r.content_type, r.size, r.assignment_id, r.tenant_id) for r in rows] == [
@@ -314,8 +304,8 @@ def test_reply_with_a_real_png_and_pdf_stores_them_on_disk(world):
 
 @pytest.mark.parametrize("files, message", [
     (lambda: [_file(EXE, "photo.png", "image/png")], "附件“photo.png”不是JPEG、PNG、WebP图片或PDF文件"),
-    (lambda: [_file(_png(), f"p{i}.png") for i in range(6)], "附件最多5个"),
-    (lambda: [_file(_png(), "ok.png"), _file(b"\x89PNG\r\n\x1a\n" + bytes(10 * 1024 * 1024), "big.png")],
+    (lambda: [_file(png_bytes(), f"p{i}.png") for i in range(6)], "附件最多5个"),
+    (lambda: [_file(png_bytes(), "ok.png"), _file(b"\x89PNG\r\n\x1a\n" + bytes(10 * 1024 * 1024), "big.png")],
      "附件“big.png”超过10MB"),
     (lambda: [_file(b"", "empty.pdf")], "附件“empty.pdf”是空文件"),
 ], ids=["exe-renamed-png", "too-many", "too-large", "empty"])

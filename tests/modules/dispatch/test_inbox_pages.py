@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import struct
-import zlib
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -20,16 +18,7 @@ from modules.dispatch import attachments
 from modules.dispatch.models import Assignment, Attachment, ExtensionRequest
 from tests import factories
 from tests.conftest import text_of
-from tests.factories import context_of
-
-
-def _png(width=2, height=2) -> bytes:
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+from tests.factories import context_of, png_bytes
 
 
 _read, _count = factories.snapshot, factories.count_rows
@@ -94,7 +83,7 @@ def test_county_unit_handles_a_hub_case_with_an_upload(world, login):
     assert _row(Assignment.status, where=(Assignment.id == assignment_id,)) == ("accepted",)
     assert _row(Case.status, where=(Case.id == case_id,)) == ("in_progress",)
 
-    png = _png()
+    png = png_bytes()
     r = handler.post(url, {"result": "已维修楼顶防水（演示）", "resolved": "1", "files": (io.BytesIO(png), "photo.png")})
     assert r.status_code == 302, text_of(r)[:500]
     attachment_id, name, kind, size, tenant_id = _row(Attachment.id, Attachment.filename, Attachment.content_type,
@@ -109,6 +98,7 @@ def test_county_unit_handles_a_hub_case_with_an_upload(world, login):
     assert handler.get(f"/t/140105/inbox/attachments/{attachment_id}").data == png
     assert login("ty_heating").get(f"/t/140100/inbox/attachments/{attachment_id}").status_code == 404
     assert login("dh_admin").get(f"/t/350526/inbox/attachments/{attachment_id}").status_code == 404
+    assert login("yz_admin").get(f"/t/140106/inbox/attachments/{attachment_id}").status_code == 404  # sibling county
     page = text_of(agent.get(f"/t/140100/cases/{case_id}"))
     assert "xd_housing（演示） · 小店区" in page and "待回访" in page
 

@@ -165,7 +165,7 @@ def test_only_active_webhooks_of_the_tenant_and_platform_concerned_receive(world
     assert receiver.requests_of("/cq110") == []
     assert [r.payload["webhook_id"] for r in webhook_rows(other_hub)] == []
     assert [r.status for r in webhook_rows(hub_110)] == [r.status for r in webhook_rows(hub_12345)] == ["delivered"]
-    assert [r.status for r in webhook_rows(late)] != ["pending"]  # settled: nothing more is tried
+    assert [(r.status, r.last_error) for r in webhook_rows(late)] == [("cancelled", "对接系统已停用，消息未发送")]
 
 
 def test_the_sending_countys_system_hears_of_the_acceptance_with_the_whole_route(world, receiver):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import re
 
 import pytest
@@ -16,7 +17,7 @@ from saas.models import AuditLog, User
 from modules.cases import service as cases
 from modules.cases.models import Case, CaseEvent
 from modules.dispatch import service as dispatch
-from modules.dispatch.models import Assignment
+from modules.dispatch.models import Assignment, Attachment
 from modules.transfers import service as transfers
 from modules.transfers.models import Seat, Transfer, TransferHop
 from tests import factories
@@ -143,9 +144,14 @@ def test_county_110_matter_reaches_hub_12345_and_its_answer_comes_back_through_p
     assignment_id = _read(lambda: db.session.scalar(select(Assignment.id).where(Assignment.case_id == case_id)
                                                     .execution_options(all_tenants=True)))
     assert handler.post(f"/t/140100/inbox/{assignment_id}/accept").status_code == 302
-    r = handler.post(f"/t/140100/inbox/{assignment_id}/reply", {"result": "已责令施工方夜间停工（演示）", "resolved": "1"})
+    png = factories.png_bytes()
+    r = handler.post(f"/t/140100/inbox/{assignment_id}/reply", {"result": "已责令施工方夜间停工（演示）", "resolved": "1",
+                                                                 "files": (io.BytesIO(png), "photo.png")})
     assert r.status_code == 302, text_of(r)[:600]
 
+    attachment_id = _read(lambda: db.session.scalar(select(Attachment.id).execution_options(all_tenants=True)))
+    assert xd.get(f"/t/140105/inbox/attachments/{attachment_id}").data == png  # the sender follows the answer
+    assert login("yz_admin").get(f"/t/140106/inbox/attachments/{attachment_id}").status_code == 404
     page = xd.get(f"/t/140105/cases/{case_id}")
     body = text_of(page)
     assert page.status_code == 200 and "已责令施工方夜间停工（演示）" in body and "待回访" in body
