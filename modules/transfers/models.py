@@ -17,7 +17,8 @@ from saas.extensions import db
 
 STATUSES = {"pending": "待接收", "accepted": "已接收", "rejected": "已退回", "negotiating": "协商中"}
 HOP_STATUSES = {"origin": "发起", "waiting": "未到达", "pending": "待接收", "forwarded": "已转送",
-                "auto": "紧急直达", "accepted": "已接收", "rejected": "已退回"}
+                "auto": "紧急直达", "accepted": "已接收", "rejected": "已退回", "negotiating": "协商中",
+                "released": "协商后未接收"}
 # Why a case crosses: an ordinary hand-over moves the case; the others leave it where it is and
 # open a linked case on the other side, whose progress each side sees.
 PURPOSES = {

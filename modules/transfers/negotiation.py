@@ -75,8 +75,7 @@ def open_(transfer: Transfer, actor: Actor, note: str) -> Transfer:
     with crossing(write={transfer.tenant_id}):
         if transfer.status == "pending":  # deciding is replaced by negotiating: the hop waits no more
             hop = transfer.current
-            hop.status, hop.acted_at, hop.actor_label = "rejected", now, actor.label
-            transfer.rejected_seq = hop.seq
+            hop.status, hop.acted_at, hop.actor_label = "negotiating", now, actor.label
         transfer.status, transfer.negotiation_opened_at = "negotiating", now
         transfer.negotiation_deadline = now + timedelta(hours=hours)
         transfer.proposal = transfer.proposed_seq = None
@@ -152,6 +151,8 @@ def _settle(transfer: Transfer, case: Case, actor: Actor | None, taker: str, how
         if taker == "target":
             hop.status, hop.acted_at = "accepted", now
             transfer.decided_at = now
+        elif hop.status == "negotiating":  # it negotiated instead of deciding, and did not take it
+            hop.status, hop.acted_at = "released", now
         db.session.flush()
     type_ = "negotiation_agreed" if how == "agreed" else "first_receiver"
     detail = {"transfer": transfer.id, "taker": taker, "settlement": SETTLEMENTS[how],

@@ -7,7 +7,8 @@
   });
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    var question = form.getAttribute("data-confirm");
+    var button = event.submitter;  // a button may ask its own question (one form, several actions)
+    var question = (button && button.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
     if (question && !window.confirm(question)) { event.preventDefault(); }
   }, true);
   document.addEventListener("keydown", function (event) {

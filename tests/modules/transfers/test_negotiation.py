@@ -121,8 +121,8 @@ def test_the_receiver_negotiates_instead_of_deciding_and_the_sender_keeps_the_ca
     assert refused.value.code == "not_party"
     _open("ty_110", "140100", transfer_id, note="养犬管理属城管和畜牧部门，是否涉警需协商（演示）")
     t = transfer_state(transfer_id)
-    assert (t["status"], t["rejected_seq"]) == ("negotiating", 1)
-    assert hops(transfer_id)[1][2] == "rejected"  # the hop waits no more
+    assert (t["status"], t["rejected_seq"]) == ("negotiating", None)  # negotiating is not refusing
+    assert hops(transfer_id)[1][2] == "negotiating"  # the hop waits no more
     assert case_state(case_id)["status"] == "negotiating"
     assert events(case_id, "negotiation_opened")[0][1:] == ("140100", {
         "transfer": transfer_id, "note": "养犬管理属城管和畜牧部门，是否涉警需协商（演示）", "hours": 8, "by": "target"})
@@ -132,6 +132,7 @@ def test_the_receiver_negotiates_instead_of_deciding_and_the_sender_keeps_the_ca
     _propose("ty_agent", "140100", transfer_id, "origin")
     t = transfer_state(transfer_id)
     assert (t["status"], t["settlement"]) == ("rejected", "agreed")
+    assert hops(transfer_id)[1][2] == "released"
     state = case_state(case_id)
     assert (state["tenant"], state["platform"], state["status"]) == ("140100", "12345", "new")
     assert events(case_id, "negotiation_agreed")[0][1:] == ("140100", {
