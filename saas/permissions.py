@@ -42,7 +42,7 @@ ROLES: dict[str, Role] = {
              frozenset(_VIEW | {"tenants.view", "members.view", "audit.view", "cases.supervise", "transfers.view"})),
         Role("hub_admin", "枢纽管理员", SERVED, frozenset(_ADMIN | {"tenants.view", "cases.supervise", "transfers.view",
                                                                 "seats.manage", "webhooks.manage"})),
-        Role("county_admin", "县级管理员", OWN, frozenset(_ADMIN)),
+        Role("county_admin", "县级管理员", OWN, frozenset(_ADMIN | {"webhooks.manage"})),  # a county's own 110 system
         Role("agent_12345", "12345话务员", SERVED, frozenset(_AGENT | {"cases.followup"}), platform="12345"),
         Role("desk_110", "110接警员", SERVED, frozenset(_AGENT), platform="110"),
         Role("dispatcher", "派单员", SERVED,

@@ -24,7 +24,8 @@ from saas import audit, outbox
 from saas.auth import Actor
 from saas.db import utcnow
 from saas.extensions import db
-from saas.permissions import check
+from saas.models import ApiToken
+from saas.permissions import ROLES, check, role as role_of
 from modules.exchange.models import EVENTS, Webhook
 from tenants.models import PLATFORMS, Tenant
 
@@ -105,12 +106,36 @@ def deliver(row: outbox.OutboxMessage) -> None:
 
 # ---- administration ------------------------------------------------------------------------------
 
+def pairable_tokens(tenant: Tenant) -> list[ApiToken]:
+    """Live API tokens of `tenant` with a platform role: what an external system may call us with."""
+    rows = db.session.scalars(select(ApiToken).where(ApiToken.tenant_id == tenant.id, ApiToken.revoked_at.is_(None))
+                              .order_by(ApiToken.created_at))
+    return [t for t in rows if t.role in ROLES and role_of(t.role).platform]
+
+
+def _token_problem(tenant: Tenant, raw: str, platform: str) -> tuple[int | None, str | None]:
+    """The chosen token's id (none chosen: None), or why it cannot pair with a webhook of `platform`."""
+    if not raw:
+        return None, None
+    token = next((t for t in pairable_tokens(tenant) if str(t.id) == raw), None)
+    if token is None:
+        return None, "请选择本地有效的接口令牌（或不关联令牌）"
+    own = role_of(token.role).platform
+    if platform in PLATFORMS and own != platform:
+        return None, f"令牌“{token.name}”的岗位属于{PLATFORMS[own]}，与对接平台{PLATFORMS[platform]}不一致"
+    return token.id, None
+
+
 def register(tenant: Tenant, actor: Actor, *, name: str, platform: str, url: str,
-             token_id: int | None = None) -> tuple[Webhook, str]:
-    """Register an endpoint; returns it with its new shared secret (shown once)."""
+             token: str = "") -> tuple[Webhook, str]:
+    """Register an endpoint (optionally paired with the API token the system calls us with, by id);
+    returns it with its new shared secret (shown once)."""
     check(actor.role, "webhooks.manage")
     name, url = (name or "").strip(), (url or "").strip()
     errors: dict[str, str] = {}
+    token_id, problem = _token_problem(tenant, str(token or "").strip(), platform)
+    if problem:
+        errors["token_id"] = problem
     if not name or len(name) > 64:
         errors["name"] = "请填写对接系统名称（不超过64字）"
     if platform not in tenant.platforms or platform not in PLATFORMS:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from saas import audit, outbox
 from saas.extensions import db
 from saas.models import ApiToken
-from saas.permissions import ROLES, require, role as role_of
+from saas.permissions import require
 from saas.templating import render_page
 from modules.exchange import service
 from modules.exchange.models import Webhook
@@ -18,31 +18,11 @@ PER_PAGE = 50
 STATUSES = {"pending": "待投递", "delivered": "已投递", "failed": "失败", "cancelled": "未发送（已停用）"}
 
 
-def _tokens() -> list[ApiToken]:
-    """Live API tokens of this tenant with a platform role, which an external system may use."""
-    rows = db.session.scalars(select(ApiToken).where(ApiToken.tenant_id == g.actor.tenant.id,
-                                                     ApiToken.revoked_at.is_(None)).order_by(ApiToken.created_at))
-    return [t for t in rows if t.role in ROLES and role_of(t.role).platform]
-
-
-def _token_problem(raw: str, platform: str) -> tuple[int | None, str | None]:
-    """The chosen token's id, or why it cannot be paired with a webhook of `platform`."""
-    if not raw:
-        return None, None
-    token = next((t for t in _tokens() if str(t.id) == raw), None)
-    if token is None:
-        return None, "请选择本地有效的接口令牌（或不关联令牌）"
-    own = role_of(token.role).platform
-    if platform in PLATFORMS and own != platform:
-        return None, f"令牌“{token.name}”的岗位属于{PLATFORMS[own]}，与对接平台{PLATFORMS[platform]}不一致"
-    return token.id, None
-
-
 def _index_page(*, errors=None, form=None, secret=None, created=None, status: int = 200):
     tenant = g.actor.tenant
     hooks = list(db.session.scalars(select(Webhook).where(Webhook.tenant_id == tenant.id)
                                     .order_by(Webhook.active.desc(), Webhook.created_at.desc(), Webhook.id.desc())))
-    tokens = _tokens()
+    tokens = service.pairable_tokens(tenant)
     names = {t.id: t.name for t in db.session.scalars(select(ApiToken).where(ApiToken.tenant_id == tenant.id))}
     return render_template("exchange/index.html", hooks=hooks, tokens=tokens, token_names=names,
                            platforms=[(p, PLATFORMS[p]) for p in tenant.platforms], errors=errors or {},
@@ -59,13 +39,10 @@ def index():
 @require("webhooks.manage")
 def register():
     form = request.form
-    platform = form.get("platform", "")
-    token_id, problem = _token_problem(form.get("token_id", "").strip(), platform)
     try:
-        if problem:
-            raise service.WebhookError({"token_id": problem})
-        hook, secret = service.register(g.actor.tenant, g.actor, name=form.get("name", ""), platform=platform,
-                                        url=form.get("url", ""), token_id=token_id)
+        hook, secret = service.register(g.actor.tenant, g.actor, name=form.get("name", ""),
+                                        platform=form.get("platform", ""), url=form.get("url", ""),
+                                        token=form.get("token_id", "").strip())
     except service.WebhookError as exc:
         return _index_page(errors=exc.errors, form=form, status=422)
     return _index_page(secret=secret, created=hook)
