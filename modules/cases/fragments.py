@@ -108,20 +108,15 @@ def transfer_rows(actor, case: Case, rows: list[Transfer]) -> list[TransferRow]:
     return out
 
 
-def send_purposes(case: Case, actor, rows: list[Transfer]) -> dict[str, str]:
-    """The purposes the actor may send this case with now (the service checks every rule again)."""
-    if not service.may_act(actor, case, "transfers.send") or any(t.status in ("pending", "negotiating") for t in rows):
+def send_purposes(case: Case, actor) -> dict[str, str]:
+    """The purposes the actor may send this case with now, as the service decides them."""
+    if not service.may_act(actor, case, "transfers.send"):
         return {}
     options = {}
-    if case.status == "new" and not case.emergency:
-        options["transfer"] = SENDABLE["transfer"]
-    elif case.status == "new" and case.platform == "12345" and not case.linked_case_id:
-        options["transfer"] = "紧急警情移交（110不得退回）"  # the service sends it as an emergency
-    if not case.linked_case_id:
-        if case.platform == "110":
-            options["joint"] = SENDABLE["joint"]
-        elif case.status != "closed":
-            options["clue"] = SENDABLE["clue"]
+    for purpose, label in SENDABLE.items():
+        effective = "emergency" if purpose == "transfer" and case.emergency and case.platform == "12345" else purpose
+        if transfers.state_refusal(case, effective) is None:
+            options[purpose] = "紧急警情移交（110不得退回）" if effective == "emergency" else label
     return options
 
 
@@ -143,7 +138,7 @@ def case_page(case: Case, actor, *, errors=None, form=None, status: int = 200):
         grades=GRADES, may=may, policy=policy_for(case.tenant), attachments=dispatch.attachments_of(case),
         dispatch_units=_dispatch_units(actor) if case.status == "new" and may("cases.dispatch") else [],
         reveal_allowed=actor.context.may_read(case.tenant_id),
-        transfers=transfer_rows(actor, case, rows), purposes=send_purposes(case, actor, rows),
+        transfers=transfer_rows(actor, case, rows), purposes=send_purposes(case, actor),
         takers=negotiation.TAKERS,
         linked=linked, linked_readable=linked is not None and actor.context.may_read(linked.tenant_id),
         seat=case.status == "new" and desk.holds_seat(case, actor), guide_channels=desk.GUIDE_CHANNELS, back="case", age=age, statuses=STATUSES)

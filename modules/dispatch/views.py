@@ -59,9 +59,7 @@ def page_for(assignment: Assignment, *, errors=None, form=None, status: int = 20
         return_until=service.return_window_end(assignment, case),
         extension_left=policy.max_extension_days - assignment.extended_days,
         police=[t for t in linkage if t.purpose == "police"], linked=cases.linked_case(case),
-        may_ask_police=(has(g.actor.role, "transfers.police") and assignment.status in ("pending", "accepted")
-                        and not case.linked_case_id and case.status != "closed"
-                        and not any(t.status in ("pending", "negotiating") for t in linkage))), status
+        may_ask_police=desk.police_refusal(assignment, g.actor, case) is None), status
 
 
 @bp.get("/<int:assignment_id>")

@@ -13,11 +13,20 @@ from modules.cases import service as cases
 from modules.cases.models import Case
 from modules.transfers import routing
 from modules.transfers.models import Seat, Transfer, TransferHop
-from modules.transfers.service import MAX_REASON, TransferError, check_state, open_transfer
+from modules.transfers.service import MAX_REASON, TransferError, check_state, open_transfer, state_refusal
 from tenants.models import PLATFORMS, Tenant
 
 # Where a citizen is pointed when a matter belongs to neither platform (引导解释).
 GUIDE_CHANNELS = ("人民法院", "仲裁机构", "纪检监察机关", "信访部门", "行政复议机关", "外省（市）相关部门", "其他渠道")
+
+
+def police_refusal(assignment, actor: Actor, case: Case) -> TransferError | None:
+    """Why this handler may not ask 110 for police from this assignment now, or None."""
+    if not has(actor.role, "transfers.police"):
+        return TransferError("本岗位不能请求110出警", "forbidden")
+    if assignment.unit_id != actor.unit_id or assignment.status not in ("pending", "accepted"):
+        return TransferError("只能在本单位办理中的工单上请求110出警", "invalid_state")
+    return state_refusal(case, "police")
 
 
 def request_police(assignment, actor: Actor, reason: str) -> Transfer:
@@ -25,14 +34,15 @@ def request_police(assignment, actor: Actor, reason: str) -> Transfer:
     from modules.dispatch import service as dispatch
 
     check(actor.role, "transfers.police")
-    if assignment.unit_id != actor.unit_id or assignment.status not in ("pending", "accepted"):
-        raise TransferError("只能在本单位办理中的工单上请求110出警", "invalid_state")
+    case = dispatch.case_of(assignment)
+    refused = police_refusal(assignment, actor, case)
+    if refused is not None:
+        raise refused
     reason = (reason or "").strip()
     if len(reason) < 4:
         raise TransferError({"reason": "请说明现场情况和需要110处置的事项"})
     if len(reason) > MAX_REASON:
         raise TransferError({"reason": f"情况说明不能超过{MAX_REASON}字"})
-    case = dispatch.case_of(assignment)
     check_state(case, "police")
     place = db.session.get(Tenant, case.place_tenant_id)
     try:

@@ -174,27 +174,36 @@ def claim(transfer: Transfer, **seen) -> None:
         raise TransferError("该转办刚被他人处理，请刷新后查看", "conflict")
 
 
-def check_state(case: Case, purpose: str) -> None:
-    _hold(case)
+def state_refusal(case: Case, purpose: str) -> TransferError | None:
+    """Why the case cannot cross with `purpose` now, or None. Pages ask this to offer the form."""
     if case.status == "closed" and purpose not in ("joint",):
-        raise TransferError("工单已办结，不能转办", "invalid_state")
+        return TransferError("工单已办结，不能转办", "invalid_state")
     open_ = db.session.scalar(select(Transfer.id).where(Transfer.case_id == case.id, Transfer.status.in_(
         ("pending", "negotiating"))).execution_options(all_tenants=True).limit(1))
     if open_ is not None:
-        raise TransferError("该工单已有进行中的转办或协商，请等待对方处理", "invalid_state")
+        return TransferError("该工单已有进行中的转办或协商，请等待对方处理", "invalid_state")
     if purpose == "transfer":
         if case.status != "new":
-            raise TransferError(f"工单当前为“{case.status_label}”，只有待派单的工单可以转办", "invalid_state")
+            return TransferError(f"工单当前为“{case.status_label}”，只有待派单的工单可以转办", "invalid_state")
         if case.emergency and case.platform == "110":
-            raise TransferError("紧急警情须由110先行处置；需要政府部门处理的部分请用“联合调处”转12345", "emergency")
+            return TransferError("紧急警情须由110先行处置；需要政府部门处理的部分请用“联合调处”转12345", "emergency")
     elif purpose in LINKED and case.linked_case_id:
-        raise TransferError("该工单已有关联工单，请在关联工单上继续办理", "invalid_state")
+        return TransferError("该工单已有关联工单，请在关联工单上继续办理", "invalid_state")
     if purpose == "joint" and case.platform != "110":
-        raise TransferError("联合调处由110在处警后转12345", "invalid_state")
+        return TransferError("联合调处由110在处警后转12345", "invalid_state")
     if purpose == "clue" and case.platform != "12345":
-        raise TransferError("维稳线索由12345推送110", "invalid_state")
+        return TransferError("维稳线索由12345推送110", "invalid_state")
     if purpose in ("emergency", "police") and case.platform != "12345":
-        raise TransferError("紧急警情和出警请求由12345转110", "invalid_state")
+        return TransferError("紧急警情和出警请求由12345转110", "invalid_state")
+    return None
+
+
+def check_state(case: Case, purpose: str) -> None:
+    """Lock the case, then refuse what `state_refusal` refuses."""
+    _hold(case)
+    refused = state_refusal(case, purpose)
+    if refused is not None:
+        raise refused
 
 
 def send(case: Case, actor: Actor, data: TransferData) -> Transfer:
