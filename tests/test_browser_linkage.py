@@ -55,8 +55,9 @@ def expect():
     expect_.set_options(timeout=None)  # back to Playwright's default for other modules
 
 
-def _hops(page, scope: str = "") -> list[str]:
-    return page.locator(f"{scope} [data-testid=route] [data-testid=hop] .ev-head strong".strip()).all_inner_texts()
+def _hops(page) -> list[str]:
+    """The route's stops as the page names them ("小店区 · 110")."""
+    return page.locator("[data-testid=route] [data-testid=hop] .ev-head strong").all_inner_texts()
 
 
 def test_county_110_hands_a_matter_up_and_sees_the_units_answer(server, browser, expect):  # noqa: F811
@@ -108,7 +109,7 @@ def test_county_110_hands_a_matter_up_and_sees_the_units_answer(server, browser,
     expect(queue.locator("[data-testid=transfer] form button[type=submit].primary")).to_have_text("接收并转送太原市12345")
     queue.click("[data-testid=transfer] button:has-text('接收并转送太原市12345')")
     expect(queue.locator(".flash-success")).to_contain_text("已接收并转送太原市12345")
-    expect(queue.locator("[data-testid=transfer-state]")).to_have_text("待接收")
+    expect(queue.locator("[data-testid=transfer-state]")).to_have_text("待太原市12345接收")
     expect(queue.locator("[data-testid=hop]").nth(1)).to_contain_text("已转送")
     expect(queue.locator("[data-testid=hop]").nth(2)).to_contain_text("待接收")
     expect(queue.locator("[data-testid=transfer] form[action$='/accept']")).to_have_count(0)  # not theirs any more
@@ -223,6 +224,8 @@ def test_an_emergency_from_12345_cannot_be_refused_by_the_county_110(server, bro
     expect(cp.locator("[data-testid=transfer] form[action$='/reject']")).to_have_count(0)
     expect(cp.locator("button", has_text="退回")).to_have_count(0)
     expect(cp.locator("summary", has_text="退回")).to_have_count(0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    cp.screenshot(path=str(ARTIFACTS / "linkage-emergency-110.png"), full_page=True)
     transfer_page = cp.locator("[data-testid=transfer] a:has-text('详情')").get_attribute("href")
     cp.goto(f"{server}{transfer_page}")  # the transfer's own page offers no refusal either
     expect(cp.locator("[data-testid=no-reject]")).to_be_visible()

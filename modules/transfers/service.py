@@ -328,9 +328,11 @@ def take(transfer: Transfer, case: Case, actor: Actor | None, hop: TransferHop, 
             db.session.flush()
         cases.record_event(case, actor, type_, {**detail, "linked": linked.number})
     else:
+        kind = _kind_for(case, hop.platform, transfer.purpose)  # a 报警 taken by 12345 is its 求助, and so on
+        moved = {**detail, "to": stop_name(hop), **({"kind": [case.kind, kind]} if kind != case.kind else {})}
         with cases.writing(case), crossing(write={hop.tenant_id}):
-            cases.transition(case, actor, "new", type_, {**detail, "to": stop_name(hop)}, tenant_id=hop.tenant_id,
-                             platform=hop.platform, deadline=None)
+            cases.transition(case, actor, "new", type_, moved, tenant_id=hop.tenant_id, platform=hop.platform,
+                             kind=kind, deadline=None)
     tell_origin(transfer, case, f"{transfer.purpose_label}已被{stop_name(hop)}接收")
     from modules.exchange.service import publish
 

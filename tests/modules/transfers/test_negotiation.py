@@ -107,7 +107,8 @@ def test_the_sender_negotiates_after_a_rejection_and_the_agreed_receiver_takes_t
     state = case_state(case_id)
     assert (state["tenant"], state["platform"], state["status"]) == ("140100", "12345", "new")
     assert events(case_id, "negotiation_agreed") == [("negotiation_agreed", "140100", {
-        "transfer": transfer_id, "taker": "target", "settlement": "协商一致", "holder": "太原市12345", "to": "太原市12345"})]
+        "transfer": transfer_id, "taker": "target", "settlement": "协商一致", "holder": "太原市12345", "to": "太原市12345",
+        "kind": ["报警", "求助"]})]
     assert notices("转办进展")[-1] == ("140105", {"roles": ["desk_110"]}, "info", f"转办进展（{number}）", False)
     with pytest.raises(TransferError):  # settled: no more proposals
         _propose("xd_110", "140105", transfer_id, "origin")
@@ -246,7 +247,8 @@ def test_when_time_runs_out_the_worker_gives_the_case_to_whoever_received_it_fir
     state = case_state(back)
     assert (state["tenant"], state["platform"], state["status"]) == ("140100", "110", "new")
     assert events(back, "first_receiver") == [("first_receiver", "140100", {
-        "transfer": back_t, "taker": "target", "settlement": "首接负责", "holder": "太原市110", "to": "太原市110"})]
+        "transfer": back_t, "taker": "target", "settlement": "首接负责", "holder": "太原市110", "to": "太原市110",
+        "kind": ["求助", "报警"]})]
     assert hops(back_t) == [("140100", "12345", "origin"), ("140100", "110", "accepted")]
     assert _notifications("ty_agent", f"转办进展（{state['number']}）")[-1] == "分流转办已被太原市110接收"
 

@@ -155,7 +155,7 @@ def test_county_110_matter_reaches_hub_12345_and_its_answer_comes_back_through_p
     page = xd.get(f"/t/140105/cases/{case_id}")
     body = text_of(page)
     assert page.status_code == 200 and "已责令施工方夜间停工（演示）" in body and "待回访" in body
-    assert "本工单已转由太原市12345办理" in body and "12345 · 太原市" in body
+    assert "本工单由太原市12345办理" in body and "12345 · 太原市" in body
     for step in ("受理", "发起转办", "转送", "接收转办", "派单", "签收", "办结答复"):
         assert step in body
     assert _post_actions(page.get_data(as_text=True)) == set()  # following, not handling

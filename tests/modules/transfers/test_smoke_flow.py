@@ -41,6 +41,7 @@ def test_county_110_to_hub_12345_and_result_back(world):
         transfers.accept(t, agent)
         case = transfers.readable_case(case_id)
         assert (case.tenant_id, case.platform, case.status) == (world["140100"].id, "12345", "new")
+        assert case.kind == "求助"  # 12345 works it with its own kinds (and deadlines): not as a 报警
     disp, ctx = _as("ty_dispatcher", "140100")
     with ctx, transaction():
         case = db.session.scalar(select(Case).where(Case.id == case_id))
