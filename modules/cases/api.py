@@ -114,7 +114,7 @@ def _readable(case_id: str, *, follow: bool = True) -> Case:
 
 
 def _full(case: Case, status: int = 200):
-    reveal = has(g.actor.role, "cases.reveal")
+    reveal = transfers.may_reveal(g.actor, case)
     if reveal and (case.caller_phone or case.caller_name):
         audit.record(g.actor, "case.reveal_contact", case, detail={"number": case.number, "reason": "接口读取"})
     return jsonify(case_json(case, full=True, reveal=reveal)), status

@@ -81,9 +81,8 @@ class TransferRow:
 
     @property
     def cannot_reject(self) -> bool:
-        """An emergency is not refused by 110: 110 dispatches first."""
-        current = self.t.current
-        return self.t.emergency and current is not None and current.platform == "110"
+        """An emergency or a unit's police request is not refused by 110: police go first."""
+        return self.t.current is not None and transfers.police_first(self.t) is not None
 
     @property
     def may_reject(self) -> bool:
@@ -137,7 +136,7 @@ def case_page(case: Case, actor, *, errors=None, form=None, status: int = 200):
         events=queries.timeline(case), errors=errors or {}, form=form or MultiDict(), satisfaction=SATISFACTION,
         grades=GRADES, may=may, policy=policy_for(case.tenant), attachments=dispatch.attachments_of(case),
         dispatch_units=_dispatch_units(actor) if case.status == "new" and may("cases.dispatch") else [],
-        reveal_allowed=actor.context.may_read(case.tenant_id),
+        reveal_allowed=transfers.may_reveal(actor, case, rows), following=not actor.context.may_read(case.tenant_id),
         transfers=transfer_rows(actor, case, rows), purposes=send_purposes(case, actor),
         takers=negotiation.TAKERS,
         linked=linked, linked_readable=linked is not None and actor.context.may_read(linked.tenant_id),

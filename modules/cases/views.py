@@ -180,8 +180,10 @@ def supervise(case_id: int):
 @bp.post("/<int:case_id>/reveal")
 @require("cases.reveal")
 def reveal(case_id: int):
-    return fragments.contact(_load(case_id), g.actor, request.form.get("reason", ""),
-                             url_for("cases.reveal", case_id=case_id))
+    case = transfers.readable_case(case_id)
+    if case is None or not transfers.may_reveal(g.actor, case):  # a desk following a case stays masked
+        abort(404)
+    return fragments.contact(case, g.actor, request.form.get("reason", ""), url_for("cases.reveal", case_id=case_id))
 
 
 @bp.post("/extensions/<int:request_id>")

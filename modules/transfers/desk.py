@@ -13,7 +13,7 @@ from modules.cases import service as cases
 from modules.cases.models import Case
 from modules.transfers import routing
 from modules.transfers.models import Seat, Transfer, TransferHop
-from modules.transfers.service import MAX_REASON, TransferError, check_state, open_transfer, state_refusal
+from modules.transfers.service import MAX_REASON, TransferError, check_state, kind_for, open_transfer, state_refusal
 from tenants.models import PLATFORMS, Tenant
 
 # Where a citizen is pointed when a matter belongs to neither platform (引导解释).
@@ -85,7 +85,9 @@ def take_by_seat(case: Case, actor: Actor) -> Transfer:
                                  arrived_at=now, acted_at=now, actor_label=actor.label)]
     db.session.add(transfer)
     db.session.flush()
-    cases.transition(case, actor, "new", "seat_taken", {"transfer": transfer.id, "to": own}, platform=own)
+    kind = kind_for(case, own, "transfer")
+    cases.transition(case, actor, "new", "seat_taken", {"transfer": transfer.id, "to": own,
+                     **({"kind": [case.kind, kind]} if kind != case.kind else {})}, platform=own, kind=kind)
     return transfer
 
 

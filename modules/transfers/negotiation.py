@@ -20,7 +20,8 @@ from modules.cases import service as cases
 from modules.deadlines.service import policy_for
 from modules.cases.models import Case
 from modules.transfers.models import SETTLEMENTS, Transfer
-from modules.transfers.service import TransferError, case_of, claim, side_of, stop_name, take, tell_origin
+from modules.transfers.service import (TransferError, case_of, claim, police_first, side_of, stop_name, take,
+                                       tell_origin)
 from tenants.models import Tenant
 
 MAX_NOTE = 1000
@@ -38,8 +39,8 @@ def refusal(transfer: Transfer, actor: Actor, case: Case) -> TransferError | Non
     """Why the actor may not open a negotiation on this transfer now, or None when it may: on a
     rejection the case still waits with the sender for (either end), or instead of deciding (the
     receiving end). Never for an emergency bound for 110. Pages ask this to offer the form."""
-    if transfer.emergency and transfer.to_platform == "110":
-        return TransferError("紧急警情由110先行处置，不进行协商", "emergency")
+    if police_first(transfer) is not None:  # what 110 may not refuse it may not negotiate away
+        return TransferError("紧急警情和承办单位的出警请求由110先行处置，不进行协商", "emergency")
     side = side_of(actor, transfer)
     if transfer.status == "pending" and transfer.current is not transfer.target:
         return TransferError(f"转办尚在途中（待{stop_name(transfer.current)}接收），到达接收方后方可协商",

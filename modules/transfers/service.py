@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from saas.auth import Actor
 from saas.db import crossing, current_context, utcnow
@@ -43,9 +43,15 @@ class TransferData:
 
 # ---- reading -------------------------------------------------------------------------------------
 
+# A tenant takes part in a transfer once the matter has reached its hop: a county 110 further down
+# the route sees nothing while the hub 110 has not passed the case on (or if it keeps it).
+REACHED = TransferHop.arrived_at.is_not(None)
+
+
 def took_part(case_id: int) -> bool:
     """The actor's tenant is on the route of a transfer of this case (sender or a hop)."""
-    return db.session.scalar(select(TransferHop.id).where(TransferHop.case_id == case_id).limit(1)) is not None
+    return db.session.scalar(select(TransferHop.id).where(TransferHop.case_id == case_id, REACHED)
+                             .limit(1)) is not None
 
 
 def readable_case(case_id: int) -> Case | None:
@@ -65,7 +71,7 @@ def transfers_of(case: Case) -> list[Transfer]:
 
 def readable_transfer(transfer_id: int) -> Transfer | None:
     """A transfer the context took part in (any of its hops is in the context's tenants)."""
-    hop = db.session.scalar(select(TransferHop).where(TransferHop.transfer_id == transfer_id).limit(1))
+    hop = db.session.scalar(select(TransferHop).where(TransferHop.transfer_id == transfer_id, REACHED).limit(1))
     if hop is None:
         return None
     return db.session.scalar(select(Transfer).where(Transfer.id == transfer_id).execution_options(all_tenants=True))
@@ -80,13 +86,13 @@ def waiting_query(actor: Actor):
     if platform:
         hops = hops.where(TransferHop.platform == platform)
     return (select(Transfer).where(Transfer.id.in_(hops))
-            .order_by(Transfer.emergency.desc(), Transfer.created_at, Transfer.id)
+            .order_by(or_(Transfer.emergency, Transfer.purpose.in_(URGENT)).desc(), Transfer.created_at, Transfer.id)
             .execution_options(all_tenants=True))  # the sender's rows, named by the actor's own hops
 
 
 def involved_query(status: str = "all"):
     """Transfers with a hop in the context's tenants (with `status`, or all), oldest first."""
-    hops = select(TransferHop.transfer_id).where(TransferHop.tenant_id.in_(sorted(current_context().read_ids)))
+    hops = select(TransferHop.transfer_id).where(TransferHop.tenant_id.in_(sorted(current_context().read_ids)), REACHED)
     stmt = select(Transfer).where(Transfer.id.in_(hops))
     if status != "all":
         stmt = stmt.where(Transfer.status == status)
@@ -102,6 +108,17 @@ def may_handle(actor: Actor, hop: TransferHop | None) -> bool:
     if hop is None or hop.status != "pending" or not has(actor.role, "transfers.handle"):
         return False
     return actor.tenant.id == hop.tenant_id and role_of(actor.role).platform == hop.platform
+
+
+def may_reveal(actor: Actor, case: Case, rows: list[Transfer] | None = None) -> bool:
+    """The caller's full name and phone: for a role that may reveal, on a case in its scope, or
+    when its desk must receive the case now (the county 110 about to send officers). A desk that
+    only follows a case it handed over sees the masked caller."""
+    if not has(actor.role, "cases.reveal"):
+        return False
+    if actor.context.may_read(case.tenant_id):
+        return True
+    return any(may_handle(actor, t.current) for t in (rows if rows is not None else transfers_of(case)))
 
 
 def side_of(actor: Actor, transfer: Transfer) -> str | None:
@@ -132,11 +149,15 @@ def _validate(case: Case, data: TransferData) -> dict[str, str]:
         errors["purpose"] = "出警请求由承办单位在工单办理页面发起"
     elif data.purpose == "emergency" and not case.emergency:  # it follows the case's flag, not a choice
         errors["purpose"] = "只有标记为紧急的工单才按紧急警情移交；请先核实并标记紧急"
+    if len((data.text or "").strip()) > cases.MAX_TEXT:
+        errors["text"] = f"需政府部门处理的事项不能超过{cases.MAX_TEXT}字"
     if data.purpose == "joint":
         if len((data.text or "").strip()) < 4:
             errors["text"] = "请写明需要政府部门处理的事项"
         if not (data.officer_name or "").strip():
             errors["officer_name"] = "请填写处警民警姓名"
+        elif len(data.officer_name.strip()) > 32:
+            errors["officer_name"] = "处警民警姓名不能超过32字"
         if not valid_phone(data.officer_phone or ""):
             errors["officer_phone"] = "请填写处警民警的联系电话"
     return errors
@@ -185,6 +206,9 @@ def state_refusal(case: Case, purpose: str) -> TransferError | None:
     if purpose == "transfer":
         if case.status != "new":
             return TransferError(f"工单当前为“{case.status_label}”，只有待派单的工单可以转办", "invalid_state")
+        if _returned_to_holder(case):
+            return TransferError("对方已退回本工单：请自行办理，或就此发起协商（协商不成按首接负责制处理）",
+                                 "returned")
         if case.emergency and case.platform == "110":
             return TransferError("紧急警情须由110先行处置；需要政府部门处理的部分请用“联合调处”转12345", "emergency")
     elif purpose in LINKED and case.linked_case_id:
@@ -196,6 +220,17 @@ def state_refusal(case: Case, purpose: str) -> TransferError | None:
     if purpose in ("emergency", "police") and case.platform != "12345":
         return TransferError("紧急警情和出警请求由12345转110", "invalid_state")
     return None
+
+
+def _returned_to_holder(case: Case) -> bool:
+    """The case's latest hand-over came back to its holder (refused, or kept after a negotiation):
+    the holder handles it or negotiates, rather than sending it round again."""
+    latest = db.session.scalar(select(Transfer).where(Transfer.case_id == case.id, Transfer.purpose == "transfer")
+                               .order_by(Transfer.id.desc()).limit(1).execution_options(all_tenants=True))
+    if latest is None or latest.status != "rejected":
+        return False
+    origin = latest.origin
+    return (origin.tenant_id, origin.platform) == (case.tenant_id, case.platform)
 
 
 def check_state(case: Case, purpose: str) -> None:
@@ -221,9 +256,9 @@ def send(case: Case, actor: Actor, data: TransferData) -> Transfer:
         raise TransferError({"to": str(exc)}, "no_route") from exc
     detail = {}
     if purpose == "joint":
-        detail = {"officer_name": data.officer_name.strip()[:32], "officer_phone": data.officer_phone.strip()}
+        detail = {"officer_name": data.officer_name.strip(), "officer_phone": data.officer_phone.strip()}
     return open_transfer(case, actor, stops, purpose=purpose, reason=data.reason.strip(), detail=detail,
-                   text=(data.text or "").strip()[:cases.MAX_TEXT] or None)
+                   text=(data.text or "").strip() or None)
 
 
 def open_transfer(case: Case, actor: Actor | None, stops: list[routing.Stop], *, purpose: str, reason: str,
@@ -318,7 +353,7 @@ def take(transfer: Transfer, case: Case, actor: Actor | None, hop: TransferHop, 
     """The hop's side takes the matter: the case moves there, or a linked case opens there."""
     tenant = db.session.get(Tenant, hop.tenant_id)
     if transfer.linked:
-        kind = _kind_for(case, hop.platform, transfer.purpose)
+        kind = kind_for(case, hop.platform, transfer.purpose)
         channel = "transfer_110" if hop.platform == "12345" else "transfer_12345"
         linked = cases.open_linked(case, actor, tenant, hop.platform, text=transfer.text or case.text, kind=kind,
                                    channel=channel, detail={"transfer": transfer.id, "purpose": transfer.purpose,
@@ -328,7 +363,7 @@ def take(transfer: Transfer, case: Case, actor: Actor | None, hop: TransferHop, 
             db.session.flush()
         cases.record_event(case, actor, type_, {**detail, "linked": linked.number})
     else:
-        kind = _kind_for(case, hop.platform, transfer.purpose)  # a 报警 taken by 12345 is its 求助, and so on
+        kind = kind_for(case, hop.platform, transfer.purpose)  # a 报警 taken by 12345 is its 求助, and so on
         moved = {**detail, "to": stop_name(hop), **({"kind": [case.kind, kind]} if kind != case.kind else {})}
         with cases.writing(case), crossing(write={hop.tenant_id}):
             cases.transition(case, actor, "new", type_, moved, tenant_id=hop.tenant_id, platform=hop.platform,
@@ -339,7 +374,7 @@ def take(transfer: Transfer, case: Case, actor: Actor | None, hop: TransferHop, 
     publish(transfer.tenant_id, transfer.from_platform, "transfer.accepted", transfer_id=transfer.id)
 
 
-def _kind_for(case: Case, platform: str, purpose: str) -> str:
+def kind_for(case: Case, platform: str, purpose: str) -> str:
     if case.kind in cases.KINDS[platform]:
         return case.kind
     if platform == "110":
@@ -347,14 +382,25 @@ def _kind_for(case: Case, platform: str, purpose: str) -> str:
     return "求助"
 
 
+def police_first(transfer: Transfer) -> TransferError | None:
+    """Why 110 may neither refuse nor negotiate this transfer, or None: an emergency (flagged,
+    whatever the purpose) or a unit's request for police goes to the police first."""
+    if transfer.to_platform != "110":
+        return None
+    if transfer.emergency:
+        return TransferError("危及人身、财产或公共安全的紧急警情，110不得退回，应先行派警处置", "emergency")
+    if transfer.purpose == "police":  # a unit on scene sees a dispute escalating
+        return TransferError("承办单位现场请求出警的，110应先行派警处置，不得退回；如非警情可在处警后反馈", "emergency")
+    return None
+
+
 def reject(transfer: Transfer, actor: Actor, reason: str) -> Transfer:
     """Refuse the hop with a reason: the case goes back to the sender, who handles it or negotiates."""
     hop = _current_for(transfer, actor)
     reason = (reason or "").strip()
-    if transfer.emergency and hop.platform == "110":  # flagged, whatever the purpose (a clue, a transfer)
-        raise TransferError("危及人身、财产或公共安全的紧急警情，110不得退回，应先行派警处置", "emergency")
-    if transfer.purpose == "police":  # a unit on scene sees a dispute escalating: police go first
-        raise TransferError("承办单位现场请求出警的，110应先行派警处置，不得退回；如非警情可在处警后反馈", "emergency")
+    refused = police_first(transfer)
+    if refused is not None:
+        raise refused
     if not reason:
         raise TransferError({"reason": "请填写退回理由"})
     if len(reason) > MAX_REASON:

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from saas import audit
 from saas.extensions import db
-from saas.permissions import has, require, role as role_of
+from saas.permissions import require, role as role_of
 from saas.security import CSP
 from saas.templating import render_page
 from modules.cases import fragments
@@ -111,7 +111,7 @@ def print_form(transfer_id: int):
     the full contact, and that is audited like any reveal."""
     transfer = _load(transfer_id)
     case = service.case_of(transfer)
-    full = has(g.actor.role, "cases.reveal") and bool(case.caller_name or case.caller_phone)
+    full = service.may_reveal(g.actor, case) and bool(case.caller_name or case.caller_phone)
     if full:
         audit.record(g.actor, "case.print_contact", case, tenant_id=g.actor.tenant.id,
                      detail={"number": case.number, "transfer": transfer.id})

@@ -1,9 +1,9 @@
-"""Fixtures of the exchange tests (the bench itself is in bench.py)."""
+"""Fixtures of the exchange tests (the harness itself is in harness.py)."""
 from __future__ import annotations
 
 import pytest
 
-from tests.modules.exchange.bench import Receiver
+from tests.modules.exchange.harness import Receiver
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ from saas.outbox import OutboxMessage
 from saas.redis import redis
 from modules.cases.models import Case
 from modules.transfers.models import Transfer
-from tests.modules.exchange.bench import (
+from tests.modules.exchange.harness import (
     DEADLINE, get, kill_9, lockable, read, register, rows, run_worker, scheduler_enqueues, send_up, start_worker,
     update, webhook_rows, work_horse,
 )

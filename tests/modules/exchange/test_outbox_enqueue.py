@@ -11,7 +11,7 @@ from saas.extensions import db
 from saas.outbox import OutboxMessage
 from modules.exchange import service as exchange
 from tests.factories import context_of
-from tests.modules.exchange.bench import get, register, rows, run_worker
+from tests.modules.exchange.harness import get, register, rows, run_worker
 
 DELIVER = "saas.outbox:deliver"
 

@@ -14,7 +14,7 @@ from saas.outbox import OutboxMessage
 from modules.exchange import service as exchange
 from modules.exchange.models import Webhook
 from tests.factories import context_of
-from tests.modules.exchange.bench import (
+from tests.modules.exchange.harness import (
     CALLER_ADDRESS, CALLER_NAME, CALLER_PHONE, accept, deactivate, get, register, run_worker, send_up, update,
     webhook_rows,
 )

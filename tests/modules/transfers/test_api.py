@@ -113,6 +113,7 @@ def test_county_110_to_hub_12345_dispatched_answered_and_seen_by_the_county(app,
     seen = _ok(c["xd110"].get(f"/api/v1/cases/{case_id}"))
     assert seen["status"] == "replied" and "错峰" in seen["answer"] and seen["owner_tenant"] == "140100"
     assert seen["linked_case"] is None
+    assert seen["caller"] == {"name": "王**", "phone": "138****5678"}  # following is not handling: masked
     [transfer] = seen["transfers"]
     assert transfer["id"] == tid and transfer["status"] == "accepted"
     assert [(h["tenant"], h["platform"]) for h in transfer["route"]] == [
@@ -142,9 +143,11 @@ def test_police_matter_goes_down_to_the_county_110_where_it_happened(app, c):
     sent = _send(c["agent"], case_id, "110", reason="涉及治安纠纷，属公安职责（演示）")
     assert _stops(sent) == [("140100", "12345", "origin"), ("140100", "110", "pending"), ("140105", "110", "waiting")]
     tid = sent["id"]
-    _refused(c["xd110"].post(f"/api/v1/transfers/{tid}/accept"), 409, "not_receiver")  # not yet its turn
+    _refused(c["xd110"].post(f"/api/v1/transfers/{tid}/accept"), 404, "not_found")  # not reached it yet: unseen
     _ok(c["ty110"].post(f"/api/v1/transfers/{tid}/accept"))
     assert _pending(c["xd110"]) == [tid]
+    waiting = _ok(c["xd110"].get(f"/api/v1/cases/{case_id}"))  # the desk that must act sees whom to call
+    assert waiting["caller"] == {"name": CITIZEN_BODY["caller"]["name"], "phone": CITIZEN_BODY["caller"]["phone"]}
     done = _ok(c["xd110"].post(f"/api/v1/transfers/{tid}/accept"))
     assert _stops(done)[1:] == [("140100", "110", "forwarded"), ("140105", "110", "accepted")]
     owned = _ok(c["xd110"].get(f"/api/v1/cases/{case_id}"))

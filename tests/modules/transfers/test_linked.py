@@ -11,7 +11,7 @@ from modules.cases import service as cases
 from modules.cases.models import Case
 from modules.dispatch import service as dispatch
 from modules.dispatch.models import Assignment
-from modules.transfers import desk as desk_steps, service as transfers
+from modules.transfers import desk as desk_steps, negotiation, service as transfers
 from modules.transfers.service import TransferError
 from tenants.models import Tenant
 from tests import factories
@@ -202,6 +202,9 @@ def test_a_unit_asks_110_for_police_and_the_place_110_opens_a_linked_case(world)
     before = snapshot(case_id, transfer_id)
     with pytest.raises(TransferError) as refused:  # police go first when a unit on scene asks
         reject("xd_110", "140105", transfer_id, "非警情（演示）")
+    assert refused.value.code == "emergency" and snapshot(case_id, transfer_id) == before
+    with pytest.raises(TransferError) as refused, acting("xd_110", "140105") as desk110:  # nor negotiated away
+        negotiation.open_(transfers.readable_transfer(transfer_id), desk110, "是否需要出警请双方协商（演示）")
     assert refused.value.code == "emergency" and snapshot(case_id, transfer_id) == before
     accept("xd_110", "140105", transfer_id)
     linked_id = transfer_state(transfer_id)["linked"]

@@ -167,15 +167,16 @@ def test_a_rejection_the_sender_has_moved_on_from_cannot_be_negotiated(world):
         _open("ty_agent", "140100", transfer_id)
     assert refused.value.code == "invalid_state"
     assert snapshot(case_id, transfer_id) == before
-    # sent again after a rejection: the old one is not negotiated any more
+    # a rejection is answered by handling the case or negotiating, not by sending it round again
     case2 = intake("xd_110", "140105", "路面塌陷（演示）")
     first = send("xd_110", "140105", case2, "12345")
     reject("ty_110", "140100", first, "请补充地点（演示）")
-    send("xd_110", "140105", case2, "12345", reason="已补充地点（演示）")
+    before = snapshot(case2, first)
     with pytest.raises(TransferError) as refused:
-        _open("xd_110", "140105", first)
-    assert refused.value.code == "invalid_state"
-    assert case_state(case2)["status"] == "transferring"
+        send("xd_110", "140105", case2, "12345", reason="已补充地点（演示）")
+    assert refused.value.code == "returned" and snapshot(case2, first) == before
+    _open("xd_110", "140105", first, note="已补充地点：亲贤北街与长风街路口（演示）")
+    assert case_state(case2)["status"] == "negotiating"
 
 
 # ---- the first-receiver rule, by the worker --------------------------------------------------

@@ -44,10 +44,11 @@ def test_a_rejection_at_the_last_hop_returns_the_case_to_the_sender_with_the_rea
         "transfer": transfer_id, "reason": "属治安纠纷，应由110处置（演示）", "by": "太原市12345"})]
     assert notices("转办进展") == [("140105", {"roles": ["desk_110"]}, "warning", f"转办进展（{state['number']}）",
                                     False)]
-    with acting("xd_110", "140105"):  # the sender still reads it and may send it again
+    with acting("xd_110", "140105"):  # the sender reads it again as its own, to handle or negotiate
         assert transfers.readable_case(case_id).status == "new"
-    again = send("xd_110", "140105", case_id, "12345", reason="补充说明后再次转办（演示）")
-    assert transfer_state(again)["status"] == "pending"
+    with pytest.raises(TransferError) as refused:  # not to send round again (推诿)
+        send("xd_110", "140105", case_id, "12345", reason="补充说明后再次转办（演示）")
+    assert refused.value.code == "returned"
 
 
 def test_a_rejection_at_the_hub_110_stops_the_route_there(world):
@@ -242,7 +243,9 @@ def test_a_110_seat_inside_12345_takes_a_12345_case_over(world):
     assert (state["tenant"], state["platform"], state["status"]) == ("500000", "110", "new")
     assert hops(transfer_id) == [("500000", "12345", "origin"), ("500000", "110", "accepted")]
     assert transfer_state(transfer_id)["status"] == "accepted"
-    assert events(case_id, "seat_taken") == [("seat_taken", "500000", {"transfer": transfer_id, "to": "110"})]
+    assert events(case_id, "seat_taken") == [("seat_taken", "500000", {"transfer": transfer_id, "to": "110",
+                                                                       "kind": ["举报", "报警"]})]
+    assert state["kind"] == "报警"  # 110 works it as one of its own kinds
 
 
 def test_a_12345_seat_inside_110_takes_a_110_case_and_a_seat_elsewhere_does_not_count(world):

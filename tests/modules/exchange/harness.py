@@ -1,4 +1,4 @@
-"""The exchange's test bench: a real HTTP receiver in this process, real RQ workers in their own
+"""The exchange's test harness: a real HTTP receiver in this process, real RQ workers in their own
 processes, the real database and Redis of the run (see tests/conftest.py).
 
 The receiver stands for an external system (a city's own 110 dispatch system): it records every
