@@ -112,22 +112,25 @@ def deliver(outbox_id: int) -> str:
         # after-commit job) must not send it early; the sweep sends it when it is due. A row never
         # tried goes at once, whatever the clocks of the writing and the delivering hosts say.
         return "not due"
-    row.attempts += 1
+    # The row is written only after the handler ran: nothing is pending while a webhook's POST
+    # waits on the network, so on SQLite no write lock is held meanwhile (PostgreSQL holds this
+    # row's lock, which is the point).
+    attempt = row.attempts + 1
     try:
         with db.session.begin_nested():
             HANDLERS[row.kind](row)
     except Cancelled as exc:  # nothing left to deliver to: said so, never retried
-        row.status, row.last_error = "cancelled", str(exc)[:500]
+        row.attempts, row.status, row.last_error = attempt, "cancelled", str(exc)[:500]
         return "cancelled"
     except Exception as exc:  # recorded, retried with backoff, visible on the jobs page
-        row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-        if row.attempts > len(BACKOFF):
+        row.attempts, row.last_error = attempt, f"{type(exc).__name__}: {exc}"[:500]
+        if attempt > len(BACKOFF):
             row.status = "failed"
         else:
-            row.available_at = utcnow() + timedelta(seconds=BACKOFF[row.attempts - 1])
-        log.warning("outbox %s attempt %s failed: %s", row.id, row.attempts, type(exc).__name__)
+            row.available_at = utcnow() + timedelta(seconds=BACKOFF[attempt - 1])
+        log.warning("outbox %s attempt %s failed: %s", row.id, attempt, type(exc).__name__)
         return "failed"
-    row.status, row.delivered_at, row.last_error = "delivered", utcnow(), None
+    row.attempts, row.status, row.delivered_at, row.last_error = attempt, "delivered", utcnow(), None
     return "delivered"
 
 
