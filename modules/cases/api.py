@@ -18,8 +18,7 @@ from modules.dispatch import service as dispatch
 from modules.dispatch.models import Assignment
 from modules.transfers import service as transfers
 from modules.transfers.models import Transfer
-from modules.transfers.schema import transfer_json
-from tenants.models import Tenant
+from modules.transfers.schema import tenant_code, transfer_json
 
 # A refusal's code → status. Transfers: `not_receiver` (the hop waits for another desk) and
 # `emergency` (110 may not refuse an emergency) are conflicts with the transfer's state, 409;
@@ -36,10 +35,6 @@ def _case_error(exc: service.CaseError):
     if "_" not in exc.errors:
         error["fields"] = exc.errors
     return jsonify({"error": error}), STATUS_CODES.get(exc.code, 422)
-
-
-def _code(tenant_id: int) -> str:
-    return db.session.get(Tenant, tenant_id).code
 
 
 def assignment_json(a: Assignment) -> dict:
@@ -71,8 +66,8 @@ def case_json(case: Case, *, full: bool = False, reveal: bool = False, fresh: bo
     if linked is _FETCH:
         linked = service.linked_case(case)
     data = {
-        "id": str(case.id), "number": case.number, "tenant": _code(case.received_tenant_id),
-        "owner_tenant": case.tenant.code, "platform": case.platform, "place_tenant": _code(case.place_tenant_id),
+        "id": str(case.id), "number": case.number, "tenant": tenant_code(case.received_tenant_id),
+        "owner_tenant": case.tenant.code, "platform": case.platform, "place_tenant": tenant_code(case.place_tenant_id),
         "status": case.status, "emergency": case.emergency, "kind": case.kind, "urgency": case.urgency,
         "grade": case.grade, "triage": case.triage, "channel": case.channel, "address": case.address,
         "caller": {"name": case.caller_name if reveal else mask_name(case.caller_name),

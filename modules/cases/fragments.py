@@ -16,13 +16,12 @@ from modules.cases.models import GRADES, SATISFACTION, STATUSES, Case
 from modules.deadlines.service import policy_for
 from modules.dispatch import service as dispatch
 from modules.transfers import desk, negotiation, service as transfers
-from modules.transfers.models import SETTLEMENTS, URGENT, Transfer
+from modules.transfers.models import SENDABLE, SETTLEMENTS, URGENT, Transfer
 from modules.units.models import Unit
 from tenants.service import scope_ids
 
 # What a desk may start from a case page; an emergency hand-over is derived by the service, and a
 # unit's request for police starts from its assignment page.
-SENDABLE = {"transfer": "分流转办", "joint": "联合调处", "clue": "维稳线索推送"}
 
 
 def contact(case: Case, actor, reason: str, reveal_url: str):
@@ -140,5 +139,6 @@ def case_page(case: Case, actor, *, errors=None, form=None, status: int = 200):
         transfers=transfer_rows(actor, case, rows), purposes=send_purposes(case, actor),
         takers=negotiation.TAKERS,
         linked=linked, linked_readable=linked is not None and actor.context.may_read(linked.tenant_id),
-        seat=case.status == "new" and desk.holds_seat(case, actor), guide_channels=desk.GUIDE_CHANNELS, back="case", age=age, statuses=STATUSES)
+        seat=case.status == "new" and desk.holds_seat(case, actor), guide_channels=desk.GUIDE_CHANNELS, back="case",
+        age=age, statuses=STATUSES)
     return render_template("cases/show.html", **ctx), status

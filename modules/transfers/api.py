@@ -18,13 +18,12 @@ from modules.cases.api import _full, _readable
 from modules.cases.models import Case, CaseEvent
 from modules.dispatch.api import _mine
 from modules.transfers import desk, negotiation, service
-from modules.transfers.models import Transfer
+from modules.transfers.models import SENDABLE, Transfer
 from modules.transfers.schema import transfer_json
 
 PER_PAGE = 50
 # What a client may ask for when sending: an emergency is derived from the case (an emergency sent
 # to 110), and a police request starts from a unit's assignment (POST /assignments/<id>/police).
-SENDABLE = ("transfer", "joint", "clue")
 LIST_STATUSES = ("pending", "accepted", "rejected", "negotiating", "all")
 # Timeline events that belong to one transfer (their detail names it).
 TRANSFER_EVENTS = ("transfer_sent", "transfer_forwarded", "transfer_passed", "transfer_accepted",

@@ -25,6 +25,9 @@ PURPOSES = {
     "transfer": "分流转办", "emergency": "紧急警情移交", "joint": "联合调处", "clue": "维稳线索推送",
     "police": "承办单位请求110出警",
 }
+# What a desk chooses when it sends a case (an emergency follows the case's flag; a police request
+# starts from a unit's assignment).
+SENDABLE = {"transfer": "分流转办", "joint": "联合调处", "clue": "维稳线索推送"}
 LINKED = frozenset({"emergency", "joint", "clue", "police"})
 URGENT = frozenset({"emergency", "clue", "police"})  # pass intermediate hops at once, alert the desk
 SETTLEMENTS = {"agreed": "协商一致", "first_receiver": "首接负责"}

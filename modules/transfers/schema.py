@@ -7,7 +7,7 @@ from modules.transfers.models import Transfer
 from tenants.models import Tenant
 
 
-def _code(tenant_id: int) -> str:
+def tenant_code(tenant_id: int) -> str:
     return db.session.get(Tenant, tenant_id).code
 
 
@@ -17,11 +17,11 @@ def transfer_json(transfer: Transfer, case_number: str | None = None) -> dict:
     return {
         "id": str(transfer.id), "case": str(transfer.case_id), "case_number": case_number,
         "purpose": transfer.purpose, "emergency": transfer.emergency,
-        "from": {"tenant": _code(hops[0].tenant_id), "platform": hops[0].platform},
-        "to": {"tenant": _code(hops[-1].tenant_id), "platform": hops[-1].platform},
+        "from": {"tenant": tenant_code(hops[0].tenant_id), "platform": hops[0].platform},
+        "to": {"tenant": tenant_code(hops[-1].tenant_id), "platform": hops[-1].platform},
         "status": transfer.status, "reason": transfer.reason, "text": transfer.text, "detail": transfer.detail,
-        "current": {"tenant": _code(current.tenant_id), "platform": current.platform} if current else None,
-        "route": [{"tenant": _code(h.tenant_id), "platform": h.platform, "status": h.status,
+        "current": {"tenant": tenant_code(current.tenant_id), "platform": current.platform} if current else None,
+        "route": [{"tenant": tenant_code(h.tenant_id), "platform": h.platform, "status": h.status,
                    "arrived_at": iso(h.arrived_at), "acted_at": iso(h.acted_at)} for h in hops],
         "created_at": iso(transfer.created_at), "decided_at": iso(transfer.decided_at),
         "reject_reason": transfer.reject_reason,

@@ -18,7 +18,7 @@ from saas.templating import render_page
 from modules.cases import fragments
 from modules.cases.models import Case
 from modules.transfers import desk, negotiation, service
-from modules.transfers.models import Transfer, TransferHop
+from modules.transfers.models import SENDABLE, Transfer, TransferHop
 from tenants.models import PLATFORMS
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers", template_folder="templates")
@@ -206,8 +206,8 @@ def send(case_id: int):
                                 officer_phone=form.get("officer_phone", "").strip())
 
     def run(case: Case):
-        if data.purpose not in fragments.SENDABLE:
-            raise service.TransferError({"purpose": f"转办类型应为{'、'.join(fragments.SENDABLE.values())}之一"})
+        if data.purpose not in SENDABLE:
+            raise service.TransferError({"purpose": f"转办类型应为{'、'.join(SENDABLE.values())}之一"})
         service.send(case, g.actor, data)
 
     return _case_act(case_id, run, "已发起转办，等待对方接收")
