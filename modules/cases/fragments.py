@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import flash, redirect, render_template, request
+from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -15,7 +15,7 @@ from modules.cases import queries, service
 from modules.cases.models import GRADES, SATISFACTION, STATUSES, Case
 from modules.deadlines.service import policy_for
 from modules.dispatch import service as dispatch
-from modules.transfers import desk, negotiation, service as transfers
+from modules.transfers import desk, negotiation, service as transfers, stats
 from modules.transfers.models import SENDABLE, SETTLEMENTS, URGENT, Transfer
 from modules.units.models import Unit
 from tenants.service import scope_ids
@@ -46,6 +46,14 @@ def act(obj, action, success, *, page, target: str):
     return redirect(target)
 
 
+def case_step(case_id: int, action, success):
+    """A step on a case in the actor's scope (else 404): the case page again on refusal, else back
+    to it. The case and transfer pages both act on cases this way."""
+    case = db.first_or_404(select(Case).where(Case.id == case_id))
+    return act(case, action, success, page=lambda c, **kw: case_page(c, g.actor, **kw),
+               target=url_for("cases.show", case_id=case_id))
+
+
 # ---- the transfer panel --------------------------------------------------------------------------
 
 def urgent(t: Transfer) -> bool:
@@ -54,14 +62,8 @@ def urgent(t: Transfer) -> bool:
 
 
 def age(moment) -> str:
-    """How long something has waited: 3分钟 / 2小时5分钟 / 1天4小时."""
-    if moment is None:
-        return ""
-    minutes = max(int((utcnow() - moment).total_seconds() // 60), 0)
-    days, rest = divmod(minutes, 1440)
-    if days:
-        return f"{days}天{rest // 60}小时"
-    return f"{rest // 60}小时{rest % 60}分钟" if rest >= 60 else f"{rest}分钟"
+    """How long something has waited: 3分钟 / 2小时5分钟 / 1天4小时 (the overview's formatter)."""
+    return "" if moment is None else stats.duration(max(int((utcnow() - moment).total_seconds() // 60), 0))
 
 
 @dataclass

@@ -11,6 +11,7 @@ from saas.extensions import db
 from saas.permissions import require, role as role_of
 from saas.templating import render_page
 from modules.cases import fragments, queries, service
+from modules.cases.fragments import case_step
 from modules.cases.models import CHANNELS, STATUSES, Case
 from modules.deadlines.service import URGENCIES, policy_for
 from modules.dispatch import service as dispatch
@@ -136,11 +137,6 @@ def show(case_id: int):
     return show_page(case)
 
 
-def _act(case_id: int, action, success: str):
-    return fragments.act(_load(case_id), action, success, page=show_page,
-                         target=url_for("cases.show", case_id=case_id))
-
-
 @bp.post("/<int:case_id>/dispatch")
 @require("cases.dispatch")
 def dispatch_case(case_id: int):
@@ -152,13 +148,13 @@ def dispatch_case(case_id: int):
         days = "0"  # refused by the service with its message
     data = dispatch.DispatchData(units=choices, working_days=int(days) if days else None,
                                  complex_case=form.get("complex") == "1", instruction=form.get("instruction", ""))
-    return _act(case_id, lambda c: dispatch.dispatch(c, g.actor, data), "已派单")
+    return case_step(case_id, lambda c: dispatch.dispatch(c, g.actor, data), "已派单")
 
 
 @bp.post("/<int:case_id>/close")
 @require("cases.close")
 def close(case_id: int):
-    return _act(case_id, lambda c: service.close(c, g.actor, request.form.get("reason", "")), "工单已办结")
+    return case_step(case_id, lambda c: service.close(c, g.actor, request.form.get("reason", "")), "工单已办结")
 
 
 @bp.post("/<int:case_id>/followup")
@@ -168,13 +164,13 @@ def followup(case_id: int):
     solved = {"1": True, "0": False}.get(form.get("solved", ""))
     data = service.FollowupData(reached=form.get("reached", "1") == "1", solved=solved,
                                 satisfaction=form.get("satisfaction", ""), note=form.get("note", ""))
-    return _act(case_id, lambda c: service.followup(c, g.actor, data), "回访已记录")
+    return case_step(case_id, lambda c: service.followup(c, g.actor, data), "回访已记录")
 
 
 @bp.post("/<int:case_id>/supervise")
 @require("cases.supervise")
 def supervise(case_id: int):
-    return _act(case_id, lambda c: service.supervise(c, g.actor, request.form.get("instruction", "")), "已督办")
+    return case_step(case_id, lambda c: service.supervise(c, g.actor, request.form.get("instruction", "")), "已督办")
 
 
 @bp.post("/<int:case_id>/reveal")
@@ -198,5 +194,5 @@ def decide_extension(request_id: int):
             abort(404)
         dispatch.decide_extension(req, g.actor, grant, request.form.get("note", ""))
 
-    return _act(case_id, act, "已同意延期" if grant else "已退回延期申请")
+    return case_step(case_id, act, "已同意延期" if grant else "已退回延期申请")
 

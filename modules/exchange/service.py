@@ -161,10 +161,13 @@ def deactivate(hook: Webhook, actor: Actor) -> None:
     audit.record(actor, "webhook.deactivate", hook, detail={"name": hook.name})
 
 
-def deliveries(tenant: Tenant, *, limit: int = 100) -> list[outbox.OutboxMessage]:
-    return list(db.session.scalars(select(outbox.OutboxMessage).where(
-        outbox.OutboxMessage.tenant_id == tenant.id, outbox.OutboxMessage.kind == "webhook")
-        .order_by(outbox.OutboxMessage.id.desc()).limit(limit)))
+def deliveries(tenant: Tenant, *, failed_only: bool = False):
+    """The tenant's webhook messages, newest first (a statement, for the caller to page)."""
+    box = outbox.OutboxMessage
+    stmt = select(box).where(box.tenant_id == tenant.id, box.kind == "webhook")
+    if failed_only:
+        stmt = stmt.where(box.status == "failed")
+    return stmt.order_by(box.id.desc())
 
 
 def event_label(event: str) -> str:

@@ -62,11 +62,7 @@ def deactivate(hook_id: int):
 @require("webhooks.manage")
 def deliveries():
     failed = request.args.get("failed") == "1"
-    box = outbox.OutboxMessage
-    stmt = select(box).where(box.tenant_id == g.actor.tenant.id, box.kind == "webhook")
-    if failed:
-        stmt = stmt.where(box.status == "failed")
-    page = db.paginate(stmt.order_by(box.id.desc()), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(service.deliveries(g.actor.tenant, failed_only=failed), per_page=PER_PAGE, error_out=False)
     hooks = {h.id: h for h in db.session.scalars(select(Webhook).where(Webhook.tenant_id == g.actor.tenant.id))}
     return render_page("exchange/deliveries.html", block="list", page=page, failed=failed, hooks=hooks,
                        statuses=STATUSES, event_label=service.event_label)

@@ -16,6 +16,7 @@ from saas.permissions import require, role as role_of
 from saas.security import CSP
 from saas.templating import render_page
 from modules.cases import fragments
+from modules.cases.fragments import case_step
 from modules.cases.models import Case
 from modules.transfers import desk, negotiation, service
 from modules.transfers.models import SENDABLE, Transfer, TransferHop
@@ -185,17 +186,6 @@ def propose(transfer_id: int):
 
 # ---- acting on a case ----------------------------------------------------------------------------
 
-def _case(case_id: int) -> Case:
-    """A case in the actor's scope (the services check that the actor owns it), else 404."""
-    return db.first_or_404(select(Case).where(Case.id == case_id))
-
-
-def _case_act(case_id: int, action, success: str):
-    return fragments.act(_case(case_id), action, success,
-                         page=lambda c, **kw: fragments.case_page(c, g.actor, **kw),
-                         target=url_for("cases.show", case_id=case_id))
-
-
 @bp.post("/cases/<int:case_id>/send")
 @require("transfers.send")
 def send(case_id: int):
@@ -210,24 +200,24 @@ def send(case_id: int):
             raise service.TransferError({"purpose": f"转办类型应为{'、'.join(SENDABLE.values())}之一"})
         service.send(case, g.actor, data)
 
-    return _case_act(case_id, run, "已发起转办，等待对方接收")
+    return case_step(case_id, run, "已发起转办，等待对方接收")
 
 
 @bp.post("/cases/<int:case_id>/guide")
 @require("cases.close")
 def guide(case_id: int):
-    return _case_act(case_id, lambda c: desk.guide(c, g.actor, request.form.get("channel", ""),
+    return case_step(case_id, lambda c: desk.guide(c, g.actor, request.form.get("channel", ""),
                                                       request.form.get("note", "")), "已引导解释并办结")
 
 
 @bp.post("/cases/<int:case_id>/police-feedback")
 @require("cases.close")
 def police_feedback(case_id: int):
-    return _case_act(case_id, lambda c: desk.police_handled(c, g.actor, request.form.get("result", "")),
+    return case_step(case_id, lambda c: desk.police_handled(c, g.actor, request.form.get("result", "")),
                      "处警反馈已记录，警单已办结")
 
 
 @bp.post("/cases/<int:case_id>/seat")
 @require("transfers.handle")
 def seat_take(case_id: int):
-    return _case_act(case_id, lambda c: desk.take_by_seat(c, g.actor), "已通过专席接转")
+    return case_step(case_id, lambda c: desk.take_by_seat(c, g.actor), "已通过专席接转")

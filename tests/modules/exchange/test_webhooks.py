@@ -125,7 +125,7 @@ def test_a_message_failing_past_the_backoff_list_is_failed_visible_and_an_admin_
     assert [r.status for r in receiver.requests_of("/ty110")] == [500] * (len(outbox.BACKOFF) + 1)
     admin = context_of("ty_admin", "140100")
     with as_tenant(admin.context):  # what the deliveries page lists for the hub admin
-        shown = exchange.deliveries(admin.tenant)
+        shown = db.session.scalars(exchange.deliveries(admin.tenant))
         assert [(r.id, r.status, r.last_error) for r in shown] == [(row.id, "failed", failed.last_error)]
     db.session.rollback()
     _due(row.id)
