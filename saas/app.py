@@ -63,6 +63,8 @@ def _import_models() -> None:
     import modules.transfers.negotiation  # noqa: F401  (declares the negotiation expiry job)
     import modules.exchange.models  # noqa: F401
     import modules.exchange.service  # noqa: F401  (registers the webhook outbox handler)
+    import modules.triage.models  # noqa: F401
+    import modules.triage.jobs  # noqa: F401  (declares the nightly retraining)
     import modules.members.jobs  # noqa: F401  (declares periodic jobs)
     import modules.dispatch.jobs  # noqa: F401
 

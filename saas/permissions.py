@@ -28,26 +28,28 @@ class Role:
     platform: str | None = None  # the platform whose cases the role works: "12345", "110" or both
 
 
-_VIEW = {"home.view", "units.view", "cases.view", "policy.view"}
+_VIEW = {"home.view", "units.view", "cases.view", "policy.view", "lists.view"}
 _ADMIN = _VIEW | {"units.manage", "members.view", "members.manage", "tokens.manage", "audit.view", "jobs.view",
                   "policy.manage", "sms.view"}
-_AGENT = _VIEW | {"cases.intake", "cases.close", "cases.reveal", "transfers.send", "transfers.handle"}
+_AGENT = _VIEW | {"cases.intake", "cases.close", "cases.reveal", "transfers.send", "transfers.handle", "triage.use"}
 
 ROLES: dict[str, Role] = {
     r.name: r
     for r in (
         Role("province_admin", "省级管理员", TREE,
-             frozenset(_ADMIN | {"tenants.view", "tenants.manage", "calendar.manage"})),
+             frozenset(_ADMIN | {"tenants.view", "tenants.manage", "calendar.manage", "lists.manage", "triage.use"})),
         Role("province_supervisor", "省级督查", OVERSIGHT,
              frozenset(_VIEW | {"tenants.view", "members.view", "audit.view", "cases.supervise", "transfers.view"})),
         Role("hub_admin", "枢纽管理员", SERVED, frozenset(_ADMIN | {"tenants.view", "cases.supervise", "transfers.view",
-                                                                "seats.manage", "webhooks.manage"})),
-        Role("county_admin", "县级管理员", OWN, frozenset(_ADMIN | {"webhooks.manage"})),  # a county's own 110 system
+                                                                "seats.manage", "webhooks.manage", "lists.manage",
+                                                                "triage.use", "triage.train"})),
+        # A county's own 110 system; a county maps its own units to its hub's list.
+        Role("county_admin", "县级管理员", OWN, frozenset(_ADMIN | {"webhooks.manage", "lists.units", "triage.use"})),
         Role("agent_12345", "12345话务员", SERVED, frozenset(_AGENT | {"cases.followup"}), platform="12345"),
         Role("desk_110", "110接警员", SERVED, frozenset(_AGENT), platform="110"),
         Role("dispatcher", "派单员", SERVED,
              frozenset(_VIEW | {"cases.dispatch", "cases.close", "cases.reveal", "cases.followup", "transfers.send",
-                                "transfers.handle"}), platform="12345"),
+                                "transfers.handle", "triage.use"}), platform="12345"),
         Role("supervisor", "督办员", SERVED,
              frozenset(_VIEW | {"cases.supervise", "cases.reveal", "cases.followup", "transfers.view"})),
         Role("unit_handler", "承办单位经办人", OWN,

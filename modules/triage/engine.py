@@ -1,0 +1,168 @@
+"""The triage engine: given a request's text, which platform, whether it is an emergency, the kind,
+a grade for an incident, the transfer-list item and its units, a confidence, and the reasons.
+
+Three sources meet here: the linear model (what labelled requests taught), the cue rules (danger,
+time, negation, hearsay, matters outside both scopes), and the hub's transfer list. The rules can
+raise an emergency but never hide one the model sees, and when the engine cannot rule out an
+emergency it says so and sends the request to the emergency side: a false alarm costs a minute of
+a desk's time, a missed emergency can cost a life.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from modules.triage.cues import BY_NAME, DANGER
+from modules.triage.features import cue_hits, features, tokens
+from modules.triage.matcher import Match, Matcher
+from modules.triage.model import KINDS, PLATFORMS, LinearModel
+from modules.triage.models import KINDS as PLATFORM_KINDS
+from modules.triage.models import PLATFORMS as PLATFORM_LABELS
+
+EMERGENCY_SIDE = ("110", "119", "120", "122")
+_ALWAYS_EMERGENCY = frozenset({"119", "120"})
+_SEVERE = ("死了", "死亡", "遇难", "多人受伤", "好几个人", "好多人受伤", "几十", "上百", "几百", "爆炸", "坍塌",
+           "倒塌", "被埋", "群体", "整栋楼", "一车人")
+# How strongly each danger points to its line when several are found (a knife and blood: 110).
+_PULL = {"violence": 1.5, "scam": 1.5, "fire": 1.5, "medical": 1.0, "life": 1.0, "missing": 1.0, "crowd": 1.0,
+         "hazard": 0.8, "injury": 0.5}
+_PLATFORM_INDEX = {p: i for i, p in enumerate(PLATFORMS)}
+_KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
+
+
+@dataclass
+class Suggestion:
+    platform: str
+    emergency: bool
+    kind: str
+    confidence: float
+    reasons: list[str]
+    uncertain: bool = False
+    grade: str | None = None
+    channel: str | None = None
+    match: Match | None = None
+    units: list[str] = field(default_factory=list)
+
+    @property
+    def platform_label(self) -> str:
+        return PLATFORM_LABELS.get(self.platform, self.platform)
+
+    def as_json(self) -> dict:
+        matter = self.match.matter if self.match else None
+        return {
+            "platform": self.platform, "emergency": self.emergency, "kind": self.kind,
+            "confidence": round(self.confidence, 3), "reasons": self.reasons, "suggested_units": self.units,
+            "uncertain": self.uncertain, "grade": self.grade, "channel": self.channel,
+            "matter": {"key": matter.key, "matter": matter.matter, "category": matter.category,
+                       "deadline_working_days": matter.deadline_working_days} if matter else None,
+        }
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    emergency: float = 0.5   # the emergency probability from which a request is an emergency
+    unsure: float = 0.2      # from here, with a danger cue, the engine cannot rule an emergency out
+    unsure_bare: float = 0.45  # from here, even without a cue
+    rule_floor: float = 0.8  # what an uncancelled danger cue lifts the emergency probability to
+    cue_boost: float = 0.5   # how far a danger cue pulls the platform towards its emergency line
+    item_boost: float = 0.15  # how far a list item's phrases pull the platform towards the item's
+    other_boost: float = 0.4  # how far a cue of a court, the discipline commission ... pulls to "neither"
+
+
+def _quote(words: list[str], limit: int = 3) -> str:
+    return "".join(f"“{w}”" for w in words[:limit])
+
+
+class Engine:
+    def __init__(self, model: LinearModel, matcher: Matcher | None = None, thresholds: Thresholds = Thresholds()):
+        self.model = model
+        self.matcher = matcher
+        self.t = thresholds
+
+    def classify(self, text: str) -> Suggestion:
+        t = self.t
+        text = (text or "").strip()
+        hits = cue_hits(text)
+        words = tokens(text)
+        p_platform, p_emergency, p_kind = self.model.score(features(text, hits, words))
+        reasons: list[str] = []
+
+        danger = [name for name in hits if name in DANGER]
+        if "pet" in hits and "missing" in danger:  # a lost cat is a 12345 matter
+            danger.remove("missing")
+        injured = "injury" in hits
+        crash = "traffic" in hits
+        calmed = "cancel" in hits
+        over = "past" in hits and "now" not in hits
+        for name, found in hits.items():
+            group = BY_NAME[name]
+            if group.role != "question":
+                reasons.append(f"{group.label}：{_quote(found)}")
+
+        # Emergency: the model's probability, lifted by a danger the caller did not call off.
+        score = p_emergency
+        live_danger = (danger or injured) and not calmed and not over
+        if live_danger:
+            score = max(score, t.rule_floor)
+        emergency = score >= t.emergency
+        uncertain = False
+        if not emergency and (score >= t.unsure_bare or score >= t.unsure and (danger or crash or injured)):
+            emergency, uncertain = True, True
+
+        # Platform: the model's distribution, pulled by live dangers and by the list.
+        weights = list(p_platform)
+        if live_danger or uncertain:
+            for name in danger + (["injury"] if injured else []):
+                weights[_PLATFORM_INDEX[BY_NAME[name].platform]] += t.cue_boost * _PULL[name]
+            if crash:
+                weights[_PLATFORM_INDEX["122"]] += t.cue_boost * 1.2
+        else:
+            if crash:
+                weights[_PLATFORM_INDEX["122"]] += t.item_boost
+            if any(BY_NAME[name].role == "other" for name in hits):
+                weights[_PLATFORM_INDEX["other"]] += t.other_boost
+        match = self.matcher.best(text, words) if self.matcher else None
+        if match and match.phrases:
+            weights[_PLATFORM_INDEX[match.matter.platform]] += t.item_boost
+        if emergency:
+            platform = max(EMERGENCY_SIDE, key=lambda p: weights[_PLATFORM_INDEX[p]])
+        else:
+            platform = PLATFORMS[max(range(len(weights)), key=weights.__getitem__)]
+            if platform in _ALWAYS_EMERGENCY:
+                emergency = True
+        if uncertain:
+            reasons.append("无法排除危及人身或公共安全的情况，按紧急处置，请核实")
+        elif live_danger:
+            reasons.append("危险线索未见否定、也非过去发生，按紧急警情处理")
+        confidence = weights[_PLATFORM_INDEX[platform]] / sum(weights)
+        reasons.append(f"文本模型：{PLATFORM_LABELS[platform]} {p_platform[_PLATFORM_INDEX[platform]]:.0%}，"
+                       f"紧急可能 {p_emergency:.0%}")
+
+        kind = max(PLATFORM_KINDS[platform], key=lambda k: p_kind[_KIND_INDEX[k]])
+        if platform == "110" and emergency and kind == "警务投诉":
+            kind = "报警" if "violence" in hits or "scam" in hits else "紧急求助"
+
+        # The list item on the chosen side names the matter and its units.
+        if self.matcher and (match is None or match.matter.platform != platform):
+            match = self.matcher.best(text, words, frozenset({platform})) or (
+                match if match and not emergency else None)
+        units: list[str] = []
+        channel = None
+        if match:
+            matter = match.matter
+            cue = _quote(match.phrases) if match.phrases else _quote(match.words)
+            reasons.append(f"清单事项：{matter.matter}（{matter.category}，{PLATFORM_LABELS[matter.platform]}）命中{cue}")
+            if matter.platform == platform:
+                units = list(matter.units)
+                channel = matter.channel
+        if platform == "other" and channel is None:
+            channel = next((BY_NAME[name].platform for name in hits if BY_NAME[name].role == "other"), None)
+
+        grade = None
+        if emergency and platform != "122" or (platform == "122" and injured):
+            severe = sum(1 for w in _SEVERE if w in text)
+            grade = "重大" if severe >= 2 else "较大" if severe == 1 else "一般"
+        if uncertain:
+            confidence = min(confidence, 0.5)
+        return Suggestion(platform=platform, emergency=emergency, kind=kind, confidence=confidence,
+                          reasons=reasons, uncertain=uncertain, grade=grade, channel=channel, match=match,
+                          units=units)

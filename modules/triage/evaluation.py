@@ -1,0 +1,76 @@
+"""How well the engine does on labelled examples: platform accuracy, per-platform precision and
+recall, emergency recall, kind accuracy, and the confusion matrix, as numbers and as Markdown."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from modules.triage.corpus import Example
+from modules.triage.engine import EMERGENCY_SIDE, Engine
+from modules.triage.model import PLATFORMS
+
+
+@dataclass
+class Report:
+    n: int
+    accuracy: float
+    kind_accuracy: float
+    emergencies: int
+    emergency_recall: float         # emergencies sent to the emergency side, flagged as emergencies
+    emergency_precision: float
+    classes: dict[str, tuple[float, float, int]]  # platform → precision, recall, support
+    confusion: dict[str, dict[str, int]]          # true platform → predicted platform → count
+    missed: list[tuple[Example, str]] = field(default_factory=list)  # emergencies the engine missed
+
+    def as_json(self) -> dict:
+        return {"n": self.n, "accuracy": round(self.accuracy, 4), "kind_accuracy": round(self.kind_accuracy, 4),
+                "emergencies": self.emergencies, "emergency_recall": round(self.emergency_recall, 4),
+                "emergency_precision": round(self.emergency_precision, 4),
+                "classes": {p: [round(a, 4), round(b, 4), n] for p, (a, b, n) in self.classes.items()},
+                "confusion": self.confusion}
+
+
+def evaluate(engine: Engine, examples: Sequence[Example]) -> Report:
+    confusion = {p: dict.fromkeys(PLATFORMS, 0) for p in PLATFORMS}
+    right = kinds = flagged = caught = 0
+    missed = []
+    emergencies = sum(1 for e in examples if e.emergency)
+    for example in examples:
+        s = engine.classify(example.text)
+        confusion[example.platform][s.platform] += 1
+        right += s.platform == example.platform
+        kinds += s.kind == example.kind
+        if s.emergency:
+            flagged += 1
+        if example.emergency:
+            if s.emergency and s.platform in EMERGENCY_SIDE:
+                caught += 1
+            else:
+                missed.append((example, s.platform))
+    classes = {}
+    for p in PLATFORMS:
+        predicted = sum(confusion[t][p] for t in PLATFORMS)
+        support = sum(confusion[p].values())
+        hit = confusion[p][p]
+        classes[p] = (hit / predicted if predicted else 0.0, hit / support if support else 0.0, support)
+    true_flags = sum(1 for e in examples if e.emergency and engine.classify(e.text).emergency)
+    n = len(examples) or 1
+    return Report(n=len(examples), accuracy=right / n, kind_accuracy=kinds / n, emergencies=emergencies,
+                  emergency_recall=caught / emergencies if emergencies else 1.0,
+                  emergency_precision=true_flags / flagged if flagged else 1.0,
+                  classes=classes, confusion=confusion, missed=missed)
+
+
+def markdown(report: Report) -> str:
+    lines = [f"examples {report.n}; platform accuracy {report.accuracy:.1%}; kind accuracy "
+             f"{report.kind_accuracy:.1%}; emergency recall {report.emergency_recall:.1%} "
+             f"({report.emergencies - len(report.missed)}/{report.emergencies}); emergency precision "
+             f"{report.emergency_precision:.1%}", "",
+             "| true \\ predicted | " + " | ".join(PLATFORMS) + " | recall |",
+             "|---" * (len(PLATFORMS) + 2) + "|"]
+    for t in PLATFORMS:
+        row = report.confusion[t]
+        lines.append(f"| **{t}** | " + " | ".join(str(row[p]) for p in PLATFORMS)
+                     + f" | {report.classes[t][1]:.1%} |")
+    lines.append("| precision | " + " | ".join(f"{report.classes[p][0]:.1%}" for p in PLATFORMS) + " | |")
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""Finding the transfer-list item a request is about: typical phrases as substrings (one automaton
+pass), and, when no phrase is found, the words the request shares with an item's name and scope."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import ahocorasick
+
+from modules.triage.features import tokens
+
+# Words too common in requests to tell matters apart.
+_STOP = frozenset("的 了 在 是 我 我们 你们 他们 有 和 与 或 等 及 人 个 这 那 就 也 都 不 没 没有 要 想 问 "
+                  "一下 一个 什么 怎么 为什么 还 又 很 太 被 把 给 让 说 到 对 从 向 其他 相关 方面 问题 "
+                  "事项 情况 需要 进行 涉及 包括 非 紧急 求助 咨询 投诉 举报 建议 诉求 反映 来电 来电人".split())
+
+
+@dataclass(frozen=True)
+class Matter:
+    """What triage needs of a list item, with the units already resolved for the asking tenant."""
+
+    key: str
+    matter: str
+    category: str
+    platform: str
+    kind: str
+    emergency: bool
+    channel: str | None
+    units: tuple[str, ...]
+    deadline_working_days: int | None
+    phrases: tuple[str, ...]
+    covers: str = ""
+
+
+@dataclass
+class Match:
+    matter: Matter
+    index: int
+    score: float = 0.0
+    phrases: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+
+
+class Matcher:
+    def __init__(self, matters: list[Matter]):
+        self.matters = matters
+        self.automaton = ahocorasick.Automaton()
+        by_phrase: dict[str, list[int]] = {}
+        for i, matter in enumerate(matters):
+            for phrase in matter.phrases:
+                if phrase:
+                    by_phrase.setdefault(phrase, []).append(i)
+        for phrase, indexes in by_phrase.items():
+            self.automaton.add_word(phrase, (phrase, tuple(indexes)))
+        if by_phrase:
+            self.automaton.make_automaton()
+        self.has_phrases = bool(by_phrase)
+        # Inverse document frequency of each word of an item's name and scope.
+        postings: dict[str, set[int]] = {}
+        for i, matter in enumerate(matters):
+            for word in tokens(matter.matter + "。" + matter.covers):
+                if len(word) > 1 and word not in _STOP:
+                    postings.setdefault(word, set()).add(i)
+        n = max(len(matters), 1)
+        self.words = {w: (tuple(ix), math.log(1 + n / len(ix))) for w, ix in postings.items()}
+
+    def best(self, text: str, words: list[str], platforms: frozenset[str] | None = None) -> Match | None:
+        """The best item (optionally only among items of the given platforms), or None."""
+        found: dict[int, Match] = {}
+        if self.has_phrases:
+            for _end, (phrase, indexes) in self.automaton.iter(text):
+                for i in indexes:
+                    match = found.get(i) or found.setdefault(i, Match(self.matters[i], i))
+                    if phrase not in match.phrases:
+                        match.phrases.append(phrase)
+                        match.score += 1.0 + len(phrase)
+        if not found:
+            for word in set(words):
+                posting = self.words.get(word)
+                if posting:
+                    indexes, idf = posting
+                    for i in indexes:
+                        match = found.get(i) or found.setdefault(i, Match(self.matters[i], i))
+                        match.words.append(word)
+                        match.score += idf
+        candidates = [m for m in found.values() if platforms is None or m.matter.platform in platforms]
+        if not candidates:
+            return None
+        top = max(candidates, key=lambda m: (m.score, -m.index))
+        if not top.phrases and top.score < 2.5:  # one shared common word is not a match
+            return None
+        return top
