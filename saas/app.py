@@ -92,18 +92,20 @@ def register_modules(app: Flask) -> None:
     from modules.transfers.views import bp as transfers_bp
     from modules.transfers.overview import bp as overview_bp
     from modules.exchange.views import bp as exchange_bp
+    from modules.triage.views import bp as triage_bp
     from saas.api import bp as api_bp
     from saas.views import bp as auth_bp
     from tenants.views import bp as tenants_bp
 
     app.register_blueprint(auth_bp)
-    for bp in (home_bp, cases_bp, inbox_bp, transfers_bp, overview_bp, exchange_bp, notifications_bp, policy_bp,
-               units_bp, members_bp, tenants_bp, audit_bp, system_bp):
+    for bp in (home_bp, cases_bp, inbox_bp, transfers_bp, overview_bp, exchange_bp, triage_bp, notifications_bp,
+               policy_bp, units_bp, members_bp, tenants_bp, audit_bp, system_bp):
         app.register_blueprint(bp, url_prefix=f"/t/<tenant_code>{bp.url_prefix or ''}")
     import modules.units.api  # noqa: F401  (adds its routes to the API blueprint)
     import modules.cases.api  # noqa: F401
     import modules.dispatch.api  # noqa: F401
     import modules.transfers.api  # noqa: F401
+    import modules.triage.api  # noqa: F401
     import saas.api_me  # noqa: F401
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

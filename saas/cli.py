@@ -11,6 +11,10 @@ from saas.db import as_tenant, system_context, transaction
 
 
 def init_app(app: Flask) -> None:
+    from modules.triage import cli as triage_cli
+
+    triage_cli.init_app(app)
+
     @app.cli.group()
     def tokens():
         """API tokens (service accounts)."""

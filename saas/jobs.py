@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flask import current_app, has_app_context
 from rq import Queue, Retry, Worker
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
@@ -145,6 +146,18 @@ def retry_failed(job_id: str, tenant_ids) -> bool:
             registry.requeue(job_id)
             return True
     return False
+
+
+def job_state(job_id: str, tenant_ids) -> str | None:
+    """A job's RQ status (queued, started, finished, failed ...) for a page that follows it, or
+    None when it is unknown or another tenant's."""
+    try:
+        job = Job.fetch(job_id, connection=redis())
+    except (NoSuchJobError, ValueError):
+        return None
+    if job.meta.get("tenant_id") not in tenant_ids:
+        return None
+    return job.get_status(refresh=False)
 
 
 def queue_sizes() -> dict[str, int]:

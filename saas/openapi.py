@@ -117,6 +117,16 @@ TRANSFER = {
                                                              "detail": {"type": "object"}}}},
     },
 }
+TRIAGE = {"type": "object", "properties": {
+    "platform": {"type": "string", "enum": ["12345", "110", "119", "120", "122", "other"]},
+    "emergency": {"type": "boolean"}, "kind": {"type": "string"},
+    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+    "reasons": {"type": "array", "items": {"type": "string"}},
+    "suggested_units": {"type": "array", "items": {"type": "string"}, "description": "unit codes"},
+    "uncertain": {"type": "boolean", "description": "an emergency could not be ruled out: routed to the emergency side"},
+    "grade": {"type": "string", "nullable": True, "enum": ["一般", "较大", "重大", "特别重大", None]},
+    "channel": {"type": "string", "nullable": True, "description": "where to point the caller when neither platform takes it"},
+    "matter": {"type": "object", "nullable": True, "description": "the matching item of the transfer list"}}}
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 128},
                "description": "同一键同一请求返回首次结果且不重复执行；同一键不同请求返回422"}
 
@@ -277,6 +287,11 @@ def document() -> dict:
                               **_errors(401, 403, 404)}}},
             **_case_paths(),
             **_transfer_paths(),
+            "/triage": {"post": {
+                "summary": "Triage a request text for the caller's tenant: platform, emergency, kind, the list "
+                           "item's units, a confidence and the reasons (the phrases and rules that decided)",
+                "requestBody": {"required": True, **_json(_obj(text_={"type": "string", "maxLength": 4000}))},
+                "responses": {"200": {"description": "OK", **_json(TRIAGE)}, **_errors(400, 401, 403, 422)}}},
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3 document"}}}},
         },

@@ -22,6 +22,7 @@ from saas.db import crossing, current_context, utcnow
 from saas.extensions import db
 from saas.permissions import PermissionDenied, check, role as role_of
 from saas.text import valid_phone
+from modules.triage import service as triage
 from modules.cases.models import CHANNELS, SATISFACTION, Case, CaseCounter, CaseEvent
 from modules.deadlines import calendar
 from modules.deadlines.service import KINDS_110, KINDS_12345, URGENCIES, policy_for
@@ -133,10 +134,11 @@ class IntakeData:
     address: str = ""
     kind: str = ""
     urgency: str = "normal"
-    emergency: bool = False
+    emergency: bool | None = False  # None: take the triage's suggestion (the API when the field is absent)
     received_by: str | None = None
     place_tenant: str | None = None
     answer: str = ""  # 即问即答: a consultation answered on the spot
+    transfer_to: str | None = None  # the agent accepted a suggestion for the other platform: it is sent on
 
 
 def caller_key(phone: str) -> str | None:
@@ -215,7 +217,17 @@ def next_number(tenant: Tenant, at) -> str:
 
 
 def intake(tenant: Tenant, actor: Actor, data: IntakeData) -> Case:
+    """Record a case. The triage suggestion for its text is kept on the case; an absent kind or
+    emergency flag takes the suggestion's (an agent's emergency is never lowered), and what the agent
+    chose against the suggestion is recorded for the hub's learning."""
     check(actor.role, "cases.intake")
+    text = (data.text or "").strip()
+    suggestion = triage.suggest(tenant, text) if text and len(text) <= MAX_TEXT else None
+    if suggestion is not None:
+        platform = platform_of(actor, data.received_by)
+        data.kind = data.kind or triage.local_kind(suggestion.kind, platform)
+        data.emergency = suggestion.emergency if data.emergency is None else data.emergency
+    data.emergency = bool(data.emergency)
     errors, platform, place = validate_intake(tenant, actor, data)
     if errors:
         raise CaseError(errors)
@@ -224,9 +236,10 @@ def intake(tenant: Tenant, actor: Actor, data: IntakeData) -> Case:
         tenant_id=tenant.id, received_tenant_id=tenant.id, place_tenant_id=place.id, platform=platform,
         received_by=platform, channel=data.channel, caller_name=(data.caller_name or "").strip(),
         caller_phone=(data.caller_phone or "").strip(), caller_key=caller_key(data.caller_phone),
-        address=(data.address or "").strip(), text=data.text.strip(), kind=data.kind, urgency=data.urgency,
-        emergency=bool(data.emergency), status="new", created_at=now, updated_at=now,
+        address=(data.address or "").strip(), text=text, kind=data.kind, urgency=data.urgency,
+        emergency=data.emergency, status="new", created_at=now, updated_at=now,
         created_by_id=actor.user.id if actor.user else None, number=next_number(tenant, now),
+        triage=suggestion.as_json() if suggestion else None,
     )
     db.session.add(case)
     record_event(case, actor, "intake", {"channel": case.channel, "kind": case.kind, "platform": platform,
@@ -235,6 +248,8 @@ def intake(tenant: Tenant, actor: Actor, data: IntakeData) -> Case:
         transition(case, actor, "closed", "closed", {"reason": "即问即答", "answer": data.answer.strip()},
                    answer=data.answer.strip(), resolved=True, close_reason="即问即答", closed_at=now)
     db.session.flush()
+    if suggestion is not None:
+        triage.record_intake(case, actor, suggestion, data.transfer_to or platform)
     return case
 
 

@@ -69,7 +69,7 @@ def _intake_data(form) -> service.IntakeData:
         caller_phone=form.get("caller_phone", "").strip(), address=form.get("address", ""),
         kind=form.get("kind", ""), urgency=form.get("urgency", "normal"), emergency=form.get("emergency") == "1",
         received_by=form.get("received_by") or None, place_tenant=form.get("place_tenant") or None,
-        answer=form.get("answer", "").strip())
+        answer=form.get("answer", "").strip(), transfer_to=form.get("transfer_to") or None)
 
 
 def _places() -> list[tuple[str, str]]:
@@ -86,14 +86,26 @@ def new():
         data = _intake_data(request.form)
         try:
             case = service.intake(g.actor.tenant, g.actor, data)
-        except service.CaseError as exc:
+            sent = _send_on(case, data)
+        except (service.CaseError, transfers.TransferError) as exc:
+            db.session.rollback()
             errors = exc.errors
         else:
-            flash(f"已受理，工单号 {case.number}" + ("，已即问即答办结" if case.status == "closed" else ""), "success")
+            flash(f"已受理，工单号 {case.number}" + ("，已即问即答办结" if case.status == "closed" else "")
+                  + (f"，已转{sent.to_platform}" if sent else ""), "success")
             return redirect(url_for("cases.show", case_id=case.id))
     return render_template("cases/new.html", data=data, errors=errors, kinds=_kinds(), channels=CHANNELS,
                            urgencies=URGENCIES, places=_places(), platform=service.platform_of(g.actor, None)), \
         (422 if errors else 200)
+
+
+def _send_on(case: Case, data: service.IntakeData):
+    """The agent accepted a suggestion for the other platform: hand the case over in the same step
+    (an emergency goes straight to the police; 12345 keeps its own case to coordinate)."""
+    if not data.transfer_to or data.transfer_to == case.platform or data.answer:
+        return None
+    reason = "智能分流建议由" + data.transfer_to + "受理，话务员采纳"
+    return transfers.send(case, g.actor, transfers.TransferData(to=data.transfer_to, reason=reason))
 
 
 @bp.post("/assist")

@@ -28,9 +28,9 @@ def held_out(example_id: str) -> bool:
 
 
 @cache
-def load() -> tuple[Example, ...]:
+def load(folder: Path = FOLDER) -> tuple[Example, ...]:
     examples = []
-    for path in sorted(FOLDER.glob("*.jsonl")):
+    for path in sorted(folder.glob("*.jsonl")):
         with path.open(encoding="utf-8") as fh:
             for line in fh:
                 if line.strip():
@@ -48,3 +48,8 @@ def training() -> list[Example]:
 
 def testing() -> list[Example]:
     return [e for e in load() if held_out(e.id)]
+
+
+def fresh() -> tuple[Example, ...]:
+    """A test set written apart from the corpus, after the engine was designed: never trained on."""
+    return load(FOLDER / "test")

@@ -139,9 +139,24 @@ def engine_for(tenant: Tenant) -> Engine:
     return engine
 
 
+def base_engine() -> Engine:
+    """The corpus model with no list: for a batch line that names no tenant."""
+    return Engine(base_model())
+
+
 def draft_engine(tenant: Tenant, version: ListVersion) -> Engine:
     """An engine over a draft, for the list page's try-it box (not cached: the draft changes)."""
     return Engine(engine_for(tenant).model, Matcher(matters_for(tenant, version)))
+
+
+# A suggested kind as the receiving desk records it when the matter is the other side's (it is
+# then sent on, and the receiving side's kind is chosen there).
+_LOCAL_KINDS = {"12345": {"报警": "举报", "紧急求助": "求助", "警务投诉": "投诉"},
+                "110": {"咨询": "报警", "求助": "报警", "投诉": "报警", "举报": "报警", "意见建议": "报警"}}
+
+
+def local_kind(kind: str, platform: str) -> str:
+    return _LOCAL_KINDS.get(platform, {}).get(kind, kind)
 
 
 def suggest(tenant: Tenant, text: str) -> Suggestion:

@@ -16,6 +16,28 @@
     var form = event.target.closest("form[data-hotkey-submit]");
     if (form) { event.preventDefault(); form.requestSubmit(); }
   });
+  // Triage: one click takes the suggestion into the intake form (kind, emergency, and the platform
+  // to send the case on to); changing the kind or the flag afterwards is the agent's override.
+  document.addEventListener("click", function (event) {
+    var accept = event.target.closest("[data-triage-accept]");
+    if (!accept) { return; }
+    var box = accept.closest(".triage"), form = document.getElementById("intake");
+    if (!box || !form) { return; }
+    var kind = form.querySelector('input[name="kind"][value="' + box.dataset.localKind + '"]');
+    if (kind) { kind.checked = true; }
+    var emergency = form.querySelector('input[name="emergency"]');
+    if (emergency) { emergency.checked = box.dataset.emergency === "1"; }
+    if (box.dataset.emergency === "1") {
+      var urgent = form.querySelector('input[name="urgency"][value="urgent"]');
+      if (urgent) { urgent.checked = true; }
+    }
+    var sendTo = document.getElementById("f-transfer_to"), save = document.getElementById("save-intake");
+    if (sendTo) { sendTo.value = box.dataset.sendTo || ""; }
+    if (save) {
+      save.firstChild.textContent = box.dataset.sendTo ? "保存并转" + box.dataset.sendTo + " " : save.dataset.label + " ";
+    }
+    accept.textContent = "已采纳";
+  });
   document.addEventListener("click", function (event) {
     var code = event.target.closest("code.copy");
     if (code && navigator.clipboard) { navigator.clipboard.writeText(code.textContent.trim()); code.classList.add("copied"); }
