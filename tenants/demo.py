@@ -110,10 +110,12 @@ def load() -> None:
     """Load everything; call inside transaction() under system_context()."""
     from modules.cases import demo as demo_cases
     from modules.transfers import demo as demo_transfers
+    from modules.triage import demo as demo_lists
 
     tenants = load_tenants()
     units = load_units(tenants)
     load_users(tenants, units)
+    demo_lists.load()  # before the cases, so that their intake takes the list's suggestions
     demo_cases.load()
     demo_transfers.load()
 

@@ -21,6 +21,7 @@ from modules.deadlines.service import Policy, deadline_for, policy_for
 from modules.dispatch import attachments
 from modules.dispatch.models import OPEN, Assignment, Attachment, ExtensionRequest
 from modules.notifications.service import notify_roles, notify_unit
+from modules.triage import service as triage
 from modules.units.models import Unit
 from tenants.service import scope_ids
 
@@ -96,6 +97,7 @@ def dispatch(case: Case, actor: Actor, data: DispatchData) -> list[Assignment]:
         "units": [{"unit": u.code, "name": u.name, "role": r} for u, r in chosen],
         "deadline": due.at.isoformat(), "limit": due.label, "instruction": (data.instruction or "").strip()},
         deadline=due.at, complex_case=data.complex_case)
+    triage.record_dispatch(case, actor, chosen[0][0].code)
     for assignment, (unit, role) in zip(created, chosen):
         notify_unit(unit, title=f"新工单：{case.number}（{'主办' if role == 'lead' else '协办'}）",
                     body=f"办理时限{due.label}，请及时签收。", level="info", case_id=case.id,

@@ -41,7 +41,10 @@ def init_app(app: Flask) -> None:
                     continue
                 row = None
                 try:
-                    row = json.loads(line)
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError:
+                        raise ValueError("不是合法的 JSON") from None
                     if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
                         raise ValueError("每行应为含 text 字段（非空字符串）的 JSON 对象")
                     code = row.get("tenant") or default_tenant
@@ -52,7 +55,7 @@ def init_app(app: Flask) -> None:
                     answer = suggestion.as_json()
                     row.update({k: answer[k] for k in ("platform", "emergency", "kind", "confidence", "reasons",
                                                        "suggested_units")})
-                except ValueError as exc:  # json.JSONDecodeError is a ValueError
+                except ValueError as exc:
                     bad += 1
                     row = {**row, "error": str(exc)} if isinstance(row, dict) else {"line": number, "error": str(exc)}
                     click.echo(f"第{number}行：{exc}", err=True)
