@@ -20,6 +20,8 @@ from modules.notifications.models import Notification, SmsMessage
 from modules.units.models import Unit
 from modules.transfers.models import Seat, Transfer, TransferHop
 from modules.exchange.models import Webhook
+from modules.triage.models import (ListChange, ListItem, ListVersion, TransferList, TriageDecision, TriageModel,
+                                   UnitMapping)
 from tenants import service as tenants
 from tenants.models import Tenant
 
@@ -151,6 +153,21 @@ def _transfer(t: Tenant) -> Transfer:
     return row
 
 
+def _list_version(t: Tenant) -> ListVersion:
+    lst = TransferList(tenant_id=t.id, name="测试清单")
+    db.session.add(lst)
+    db.session.flush()
+    version = ListVersion(tenant_id=t.id, list_id=lst.id, number=1, created_by_label="测试")
+    db.session.add(version)
+    db.session.flush()
+    return version
+
+
+def _list_item(t: Tenant) -> None:
+    db.session.add(ListItem(tenant_id=t.id, version_id=_list_version(t).id, key="m-test", category="求助",
+                            matter="测试事项", phrases=["测试"], platform="12345", kind="求助"))
+
+
 TENANT_OWNED_FACTORIES = {
     Unit: lambda t: unit(t, "iso"),
     Membership: _membership,
@@ -174,6 +191,16 @@ TENANT_OWNED_FACTORIES = {
     Transfer: _transfer,
     TransferHop: lambda t: _transfer(t).hops[1],
     Seat: lambda t: db.session.add(Seat(tenant_id=t.id, user_id=_membership(t).user_id, platform="12345")),
+    TransferList: lambda t: db.session.add(TransferList(tenant_id=t.id, name="测试清单")),
+    ListVersion: _list_version,
+    ListItem: _list_item,
+    ListChange: lambda t: db.session.add(ListChange(tenant_id=t.id, version_id=_list_version(t).id, action="drafted",
+                                                    actor_label="测试")),
+    UnitMapping: lambda t: db.session.add(UnitMapping(tenant_id=t.id, item_key="m-test", unit_codes=[],
+                                                      updated_by_label="测试")),
+    TriageModel: lambda t: db.session.add(TriageModel(tenant_id=t.id, weights=b"x")),
+    TriageDecision: lambda t: db.session.add(TriageDecision(tenant_id=t.id, case_id=case_row(t).id, stage="intake",
+                                                            outcome="accepted")),
     Webhook: lambda t: db.session.add(Webhook(tenant_id=t.id, name="测试", platform="110", url="http://127.0.0.1:9/x",
                                               secret="whsec_test")),
 }

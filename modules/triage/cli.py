@@ -65,17 +65,23 @@ def init_app(app: Flask) -> None:
 
     @triage.command("evaluate")
     def evaluate():
-        """Train on the corpus's training part, report on its held-out part (Markdown)."""
+        """Train on the corpus's training part; report on its held-out part and on the fresh test set."""
         from modules.triage import corpus
         from modules.triage.engine import Engine
         from modules.triage.evaluation import evaluate as run, markdown
         from modules.triage.model import train
 
-        report = run(Engine(train(corpus.training())), corpus.testing())
-        click.echo(f"training {len(corpus.training())}, held out {len(corpus.testing())}")
-        click.echo(markdown(report))
-        for example, platform in report.missed:
-            click.echo(f"missed emergency {example.id}: {platform} ← {example.text}")
+        engine = Engine(train(corpus.training()))
+        click.echo(f"training {len(corpus.training())} examples")
+        for title, examples in (("held-out part of the corpus", corpus.testing()),
+                                ("fresh test set (corpus/test/)", corpus.fresh())):
+            if not examples:
+                continue
+            report = run(engine, examples)
+            click.echo(f"\n## {title}\n")
+            click.echo(markdown(report))
+            for example, platform in report.missed:
+                click.echo(f"missed emergency {example.id}: {platform} ← {example.text}")
 
     @triage.command("load-template")
     @click.argument("province_code")

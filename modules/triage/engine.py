@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from modules.triage.cues import BY_NAME, DANGER
 from modules.triage.features import cue_hits, features, tokens
 from modules.triage.matcher import Match, Matcher
-from modules.triage.model import KINDS, PLATFORMS, LinearModel
+from modules.triage.model import KIND_OFFSET as _KIND_OFFSET
+from modules.triage.model import KINDS, PLATFORMS, LinearModel, probabilities
 from modules.triage.models import KINDS as PLATFORM_KINDS
 from modules.triage.models import PLATFORMS as PLATFORM_LABELS
 
@@ -27,6 +28,7 @@ _PULL = {"violence": 1.5, "scam": 1.5, "fire": 1.5, "medical": 1.0, "life": 1.0,
          "hazard": 0.8, "injury": 0.5}
 _PLATFORM_INDEX = {p: i for i, p in enumerate(PLATFORMS)}
 _KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
+_ONLY = {p: frozenset({p}) for p in PLATFORMS}
 
 
 @dataclass
@@ -79,11 +81,25 @@ class Engine:
         self.t = thresholds
 
     def classify(self, text: str) -> Suggestion:
-        t = self.t
+        text, hits, words, ids = self._read(text)
+        return self._decide(text, hits, words, self.model.logits(ids))
+
+    def classify_many(self, texts: list[str]) -> list[Suggestion]:
+        """The same answers as classify, with the model scoring the whole batch in one numpy pass."""
+        read = [self._read(text) for text in texts]
+        scores = self.model.logits_many([ids for *_, ids in read])
+        return [self._decide(text, hits, words, logits) for (text, hits, words, _), logits in zip(read, scores)]
+
+    @staticmethod
+    def _read(text: str):
         text = (text or "").strip()
         hits = cue_hits(text)
         words = tokens(text)
-        p_platform, p_emergency, p_kind = self.model.score(features(text, hits, words))
+        return text, hits, words, features(text, hits, words)
+
+    def _decide(self, text: str, hits: dict, words: list[str], logits: list[float]) -> Suggestion:
+        t = self.t
+        p_platform, p_emergency = probabilities(logits)
         reasons: list[str] = []
 
         danger = [name for name in hits if name in DANGER]
@@ -137,14 +153,13 @@ class Engine:
         reasons.append(f"文本模型：{PLATFORM_LABELS[platform]} {p_platform[_PLATFORM_INDEX[platform]]:.0%}，"
                        f"紧急可能 {p_emergency:.0%}")
 
-        kind = max(PLATFORM_KINDS[platform], key=lambda k: p_kind[_KIND_INDEX[k]])
+        kind = max(PLATFORM_KINDS[platform], key=lambda k: logits[_KIND_OFFSET + _KIND_INDEX[k]])
         if platform == "110" and emergency and kind == "警务投诉":
             kind = "报警" if "violence" in hits or "scam" in hits else "紧急求助"
 
         # The list item on the chosen side names the matter and its units.
-        if self.matcher and (match is None or match.matter.platform != platform):
-            match = self.matcher.best(text, words, frozenset({platform})) or (
-                match if match and not emergency else None)
+        if match is not None and match.matter.platform != platform:
+            match = self.matcher.best(text, words, _ONLY[platform]) or (None if emergency else match)
         units: list[str] = []
         channel = None
         if match:

@@ -2,7 +2,10 @@
 and the cue groups found in it."""
 from __future__ import annotations
 
+import zlib
+
 import ahocorasick
+import numpy as np
 import rjieba
 
 from modules.triage.cues import BY_NAME, DANGER, GROUPS, CueGroup
@@ -80,19 +83,48 @@ def state(hits: dict[str, list[str]]) -> str:
     return "live"
 
 
-def features(text: str, hits: dict[str, list[str]], words: list[str] | None = None) -> set[str]:
-    """Words, single characters and character pairs, the cue groups, and each danger with its state."""
-    words = tokens(text) if words is None else words
-    plain = "".join(words)
-    feats = {"w:" + w for w in words}
-    feats.update("u:" + ch for ch in plain)
-    feats.update("c:" + plain[i:i + 2] for i in range(len(plain) - 1))
-    feats.update("g:" + name for name in hits)
+# Features are hashed into BUCKETS columns (the hashing trick): characters and character pairs are
+# hashed from their code points in numpy, words and cue names by CRC-32, each kind with its own
+# salt, then spread by a multiplicative hash. Nothing depends on Python's per-process str hash.
+BITS = 17
+BUCKETS = 1 << BITS
+_MULT = np.uint64(0x9E3779B97F4A7C15)
+_SHIFT = np.uint64(64 - BITS)
+_CHAR, _PAIR, _PAIR_SHIFT = np.uint64(1 << 42), np.uint64(2 << 42), np.uint64(21)  # code points < 2**21
+_WORD_SALT, _NAME_SALT = 3 << 42, 4 << 42  # names ("g:fire") never collide with words: they hold a colon
+
+
+def _names(hits: dict[str, list[str]]) -> list[str]:
+    names = ["g:" + name for name in hits]
     dangers = [name for name in hits if name in DANGER]
     if dangers:
         now = state(hits)
-        feats.update(f"d:{name}:{now}" for name in dangers)
-        feats.add("d:any:" + now)
+        names += [f"d:{name}:{now}" for name in dangers]
+        names.append("d:any:" + now)
     if any(BY_NAME[name].role == "other" for name in hits):
-        feats.add("r:other")
-    return feats
+        names.append("r:other")
+    return names
+
+
+_keys: dict[str, int] = {}  # word or cue name → its CRC-32 with the kind's salt (bounded below)
+
+
+def _key(word: str, salt: int) -> int:
+    key = _keys.get(word)
+    if key is None:
+        if len(_keys) > 500_000:
+            _keys.clear()
+        key = _keys[word] = zlib.crc32(word.encode()) + salt
+    return key
+
+
+def features(text: str, hits: dict[str, list[str]], words: list[str] | None = None) -> np.ndarray:
+    """Bucket ids of the words, single characters, character pairs, cue groups and each danger with
+    its state (live, calmed, over). A feature that occurs twice counts twice, in training as here."""
+    words = tokens(text) if words is None else words
+    points = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    get = _keys.get
+    keys = [get(w) or _key(w, _WORD_SALT) for w in words]
+    keys += [get(n) or _key(n, _NAME_SALT) for n in _names(hits)]
+    parts = (points | _CHAR, points[:-1] << _PAIR_SHIFT | points[1:] | _PAIR, np.array(keys, dtype=np.uint64))
+    return ((np.concatenate(parts) * _MULT) >> _SHIFT).astype(np.intp)

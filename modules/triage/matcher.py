@@ -62,31 +62,35 @@ class Matcher:
                 if len(word) > 1 and word not in _STOP:
                     postings.setdefault(word, set()).add(i)
         n = max(len(matters), 1)
-        self.words = {w: (tuple(ix), math.log(1 + n / len(ix))) for w, ix in postings.items()}
+        # Words shared by many items tell nothing: only those of at most a tenth of the items count.
+        self.words = {w: (tuple(ix), math.log(1 + n / len(ix))) for w, ix in postings.items()
+                      if len(ix) <= max(2, n // 10)}
 
     def best(self, text: str, words: list[str], platforms: frozenset[str] | None = None) -> Match | None:
         """The best item (optionally only among items of the given platforms), or None."""
-        found: dict[int, Match] = {}
+        scores: dict[int, float] = {}
+        phrases: dict[int, list[str]] = {}
         if self.has_phrases:
             for _end, (phrase, indexes) in self.automaton.iter(text):
                 for i in indexes:
-                    match = found.get(i) or found.setdefault(i, Match(self.matters[i], i))
-                    if phrase not in match.phrases:
-                        match.phrases.append(phrase)
-                        match.score += 1.0 + len(phrase)
-        if not found:
+                    found = phrases.setdefault(i, [])
+                    if phrase not in found:
+                        found.append(phrase)
+                        scores[i] = scores.get(i, 0.0) + 1.0 + len(phrase)
+        shared: dict[int, list[str]] = {}
+        if not scores:
             for word in set(words):
                 posting = self.words.get(word)
                 if posting:
                     indexes, idf = posting
                     for i in indexes:
-                        match = found.get(i) or found.setdefault(i, Match(self.matters[i], i))
-                        match.words.append(word)
-                        match.score += idf
-        candidates = [m for m in found.values() if platforms is None or m.matter.platform in platforms]
-        if not candidates:
+                        scores[i] = scores.get(i, 0.0) + idf
+                        shared.setdefault(i, []).append(word)
+        if platforms is not None:
+            scores = {i: v for i, v in scores.items() if self.matters[i].platform in platforms}
+        if not scores:
             return None
-        top = max(candidates, key=lambda m: (m.score, -m.index))
-        if not top.phrases and top.score < 2.5:  # one shared common word is not a match
+        top = max(scores, key=lambda i: (scores[i], -i))
+        if top not in phrases and scores[top] < 2.5:  # one shared common word is not a match
             return None
-        return top
+        return Match(self.matters[top], top, scores[top], phrases.get(top, []), shared.get(top, []))

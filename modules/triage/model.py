@@ -1,89 +1,101 @@
-"""The statistical part of triage: three linear models over the same features (platform, emergency,
-kind), trained with scikit-learn and exported to one table so that scoring a request is a few dict
-lookups and sums in plain Python, with no numpy call per request."""
+"""The statistical part of triage: three linear models over the same hashed features (platform,
+emergency, kind), trained with scikit-learn and exported as one weight matrix, so that scoring a
+request is one numpy gather and sum: no scikit-learn call per request, no per-feature Python loop."""
 from __future__ import annotations
 
-import json
+import io
 import math
-import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+
+import numpy as np
 
 from modules.triage.corpus import Example
-from modules.triage.features import cue_hits, features
+from modules.triage.features import BUCKETS, cue_hits, features
 
 PLATFORMS = ("12345", "110", "119", "120", "122", "other")
 KINDS = ("咨询", "求助", "投诉", "举报", "意见建议", "报警", "紧急求助", "警务投诉")
 _P, _K = len(PLATFORMS), len(KINDS)
-PRUNE = 1e-3  # a feature whose every weight is smaller than this is dropped from the export
+WIDTH = _P + 1 + _K  # platform logits, the emergency logit, kind logits
+KIND_OFFSET = _P + 1
 
 
-def _softmax(values: Sequence[float]) -> list[float]:
-    top = max(values)
-    exps = [math.exp(v - top) for v in values]
+def probabilities(logits: Sequence[float]) -> tuple[list[float], float]:
+    """Platform probabilities (softmax) and the emergency probability (sigmoid) from the logits."""
+    platform = logits[:_P]
+    top = max(platform)
+    exps = [math.exp(v - top) for v in platform]
     total = sum(exps)
-    return [e / total for e in exps]
+    emergency = max(-30.0, min(30.0, logits[_P]))
+    return [e / total for e in exps], 1.0 / (1.0 + math.exp(-emergency))
 
 
 class LinearModel:
-    """Weights per feature: platform logits, the emergency logit, kind logits, in one tuple."""
+    """`weights` is BUCKETS × WIDTH; a request's scores are the sum of its features' rows plus `bias`."""
 
-    def __init__(self, table: dict[str, tuple[float, ...]], bias: tuple[float, ...]):
-        self.table = table
+    def __init__(self, weights: np.ndarray, bias: np.ndarray):
+        self.weights = weights
         self.bias = bias
 
-    def score(self, feats: Iterable[str]) -> tuple[list[float], float, list[float]]:
-        table = self.table
-        rows = [table[f] for f in feats if f in table]
-        sums = [sum(column) for column in zip(self.bias, *rows)]
-        emergency_logit = max(-30.0, min(30.0, sums[_P]))
-        return _softmax(sums[:_P]), 1.0 / (1.0 + math.exp(-emergency_logit)), _softmax(sums[_P + 1:])
+    def logits(self, ids: np.ndarray) -> list[float]:
+        return (self.weights.take(ids, axis=0).sum(axis=0) + self.bias).tolist()
+
+    def logits_many(self, batch: list[np.ndarray]) -> list[list[float]]:
+        """Logits of many requests with one gather and one segmented sum."""
+        lengths = [len(ids) for ids in batch]
+        if not batch or min(lengths) == 0:  # reduceat cannot sum an empty segment
+            return [self.logits(ids) for ids in batch]
+        starts = np.cumsum([0] + lengths[:-1])
+        rows = np.add.reduceat(self.weights.take(np.concatenate(batch), axis=0), starts, axis=0)
+        return (rows + self.bias).tolist()
 
     def dump(self) -> bytes:
-        body = {"bias": self.bias, "table": self.table}
-        return zlib.compress(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, weights=self.weights, bias=self.bias)
+        return buffer.getvalue()
 
     @classmethod
     def load(cls, blob: bytes) -> LinearModel:
-        body = json.loads(zlib.decompress(blob))
-        return cls({f: tuple(w) for f, w in body["table"].items()}, tuple(body["bias"]))
+        with np.load(io.BytesIO(blob)) as data:
+            return cls(data["weights"], data["bias"])
+
+
+def design(examples: Sequence[Example]):
+    """The examples' feature counts as a sparse matrix (rows: examples, columns: buckets)."""
+    from scipy.sparse import csr_matrix
+
+    rows = [features(e.text, cue_hits(e.text)) for e in examples]
+    indptr = np.cumsum([0] + [len(r) for r in rows])
+    indices = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
+    matrix = csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(examples), BUCKETS))
+    matrix.sum_duplicates()
+    return matrix
 
 
 def train(examples: Sequence[Example], *, c: float = 20.0) -> LinearModel:
     """Fit the three models on the examples and export them. scikit-learn is imported here only:
-    web processes score with the exported table and never load it."""
-    from sklearn.feature_extraction import DictVectorizer
+    web processes score with the exported matrix and never load it."""
     from sklearn.linear_model import LogisticRegression
 
-    rows = [dict.fromkeys(features(e.text, cue_hits(e.text)), 1) for e in examples]
-    vectorizer = DictVectorizer()
-    x = vectorizer.fit_transform(rows)
-    names = vectorizer.get_feature_names_out()
-    platform = _fit(LogisticRegression(C=c, max_iter=5000, class_weight="balanced"), x, [e.platform for e in examples], PLATFORMS)
-    emergency = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
-    emergency.fit(x, [int(e.emergency) for e in examples])
-    kind = _fit(LogisticRegression(C=c, max_iter=5000, class_weight="balanced"), x, [e.kind for e in examples], KINDS)
-    table: dict[str, tuple[float, ...]] = {}
-    for j, name in enumerate(names):
-        weights = (*platform[0][:, j], emergency.coef_[0, j], *kind[0][:, j])
-        if max(abs(w) for w in weights) >= PRUNE:
-            table[str(name)] = tuple(round(float(w), 4) for w in weights)
-    bias = (*platform[1], float(emergency.intercept_[0]), *kind[1])
-    return LinearModel(table, tuple(round(float(b), 4) for b in bias))
+    x = design(examples)
 
+    def fit(labels, classes):
+        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(x, labels)
+        coef, intercept = np.zeros((len(classes), BUCKETS)), np.full(len(classes), -30.0)
+        for i, label in enumerate(model.classes_):
+            row = classes.index(label)
+            if len(model.classes_) == 2:  # scikit-learn keeps one row for two classes
+                sign = 1 if i == 1 else -1
+                coef[row], intercept[row] = sign * model.coef_[0] / 2, sign * model.intercept_[0] / 2
+            else:
+                coef[row], intercept[row] = model.coef_[i], model.intercept_[i]
+        return coef, intercept
 
-def _fit(model, x, labels: list[str], classes: Sequence[str]):
-    """Coefficients and intercepts in the order of `classes`; a class absent from the labels gets
-    weights that never win."""
-    import numpy as np
-
-    model.fit(x, labels)
-    coef = np.zeros((len(classes), x.shape[1]))
-    intercept = np.full(len(classes), -30.0)
-    for i, label in enumerate(model.classes_):
-        row = classes.index(label)
-        if len(model.classes_) == 2:  # sklearn keeps one row for two classes
-            sign = 1 if i == 1 else -1
-            coef[row], intercept[row] = sign * model.coef_[0] / 2, sign * model.intercept_[0] / 2
-        else:
-            coef[row], intercept[row] = model.coef_[i], model.intercept_[i]
-    return coef, intercept
+    platform = fit([e.platform for e in examples], PLATFORMS)
+    emergency = fit([str(e.emergency) for e in examples], ("False", "True"))
+    kind = fit([e.kind for e in examples], KINDS)
+    # The emergency logit is True's minus False's (two-class softmax as one sigmoid).
+    em_coef = emergency[0][1] - emergency[0][0]
+    em_bias = emergency[1][1] - emergency[1][0]
+    weights = np.vstack([platform[0], em_coef[None, :], kind[0]]).T.astype(np.float32)
+    bias = np.concatenate([platform[1], [em_bias], kind[1]]).astype(np.float32)
+    return LinearModel(np.ascontiguousarray(weights), bias)

@@ -6,11 +6,13 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from modules.deadlines.calendar import local_day
 from modules.triage import lists, service
 from modules.triage.jobs import retrain
 from modules.triage.lists import ItemData, ListError
 from modules.triage.models import CATEGORIES, CHANNELS, KINDS, PLATFORMS, ListVersion
 from saas import jobs
+from saas.db import utcnow
 from saas.permissions import has, require, role
 
 bp = Blueprint("triage", __name__, url_prefix="/lists", template_folder="templates")
@@ -60,7 +62,7 @@ def index():
         versions=lists.versions(lst), changes=lists.changes(version) if version else [], editable=editable,
         draft=lists.draft_of(lst) if editable else None, in_force=lists.in_force(lst), platform=platform, q=q,
         platforms=PLATFORMS, county=county, mappings=lists.mappings(tenant) if county else {}, units=units,
-        stats=stats, model=model, today=date.today())
+        stats=stats, model=model, today=local_day(utcnow()))
 
 
 @bp.post("/create")
