@@ -126,7 +126,7 @@ def create_case():
         text=field(data, "text", str, "", required=True), channel=field(data, "channel", str, "api"),
         caller_name=field(caller, "name", str, ""), caller_phone=field(caller, "phone", str, ""),
         address=field(data, "address", str, ""), kind=field(data, "kind", str, ""),
-        urgency=field(data, "urgency", str, "normal"), emergency=field(data, "emergency", bool, False),
+        urgency=field(data, "urgency", str, "normal"), emergency=field(data, "emergency", bool),
         received_by=received_by, place_tenant=field(data, "place_tenant", str),
         answer=field(data, "answer", str, ""))
     case = service.intake(g.actor.tenant, g.actor, intake)

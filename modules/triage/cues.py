@@ -69,11 +69,14 @@ GROUPS: tuple[CueGroup, ...] = (
     CueGroup("past", "已经过去", "past", None, None, _w(
         "上个月 上周 上星期 上礼拜 去年 前年 前几天 前些天 几个月 一个多月 半年 之前 以前 那时候 "
         "早就 已经过去 好几天 好几个月 那天 昨天 前两天 前阵子")),
+    # Facts that call a danger off. What a caller says of their own call ("不是要报警", "不着急") is
+    # not one of them: people in danger often play it down, so it changes nothing (see "downplay").
     CueGroup("cancel", "没有危险", "cancel", None, None, _w(
         "没有人受伤 没人受伤 没受伤 无人受伤 人没事 人都没事 没有危险 没危险 已经灭了 火灭了 火已经灭 "
-        "已经扑灭 已经处理完 处理好了 不是要报警 不用报警 不想报警 不报警 不用出警 不紧急 不着急 "
-        "已经走了 已经离开 没打起来 已经救出 不是报警 不是着火 没着火 没起火 没漏电 "
+        "已经扑灭 已经处理完 处理好了 已经走了 已经离开 没打起来 已经救出 不是着火 没着火 没起火 没漏电 "
         "没冒火花 没出过事 没出啥事 没出事 暂无人员受伤 无人员受伤 暂无人受伤 闻不到了 查过了")),
+    CueGroup("downplay", "来电人自述不急（不据此降低紧急程度）", "downplay", None, None, _w(
+        "不是要报警 不用报警 不想报警 不报警 不是报警 不用出警 不紧急 不着急 就想问问")),
     CueGroup("hypothetical", "只是担心或隐患", "hypothetical", None, None, _w(
         "担心 害怕 怕出事 怕起火 隐患 万一 容易 会不会 存在安全 安全隐患 迟早 早晚 要是")),
     CueGroup("question", "咨询办理", "question", None, None, _w(

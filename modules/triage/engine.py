@@ -29,6 +29,7 @@ _PULL = {"violence": 1.5, "scam": 1.5, "fire": 1.5, "medical": 1.0, "life": 1.0,
 _PLATFORM_INDEX = {p: i for i, p in enumerate(PLATFORMS)}
 _KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
 _ONLY = {p: frozenset({p}) for p in PLATFORMS}
+_NOT_ALWAYS = tuple(p for p in PLATFORMS if p not in ("119", "120"))
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Thresholds:
     rule_floor: float = 0.8  # what an uncancelled danger cue lifts the emergency probability to
     cue_boost: float = 0.5   # how far a danger cue pulls the platform towards its emergency line
     item_boost: float = 0.15  # how far a list item's phrases pull the platform towards the item's
+    worry_factor: float = 0.5  # what a worry without any danger stated multiplies the emergency probability by
     other_boost: float = 0.4  # how far a cue of a court, the discipline commission ... pulls to "neither"
 
 
@@ -103,8 +105,6 @@ class Engine:
         reasons: list[str] = []
 
         danger = [name for name in hits if name in DANGER]
-        if "pet" in hits and "missing" in danger:  # a lost cat is a 12345 matter
-            danger.remove("missing")
         injured = "injury" in hits
         crash = "traffic" in hits
         calmed = "cancel" in hits
@@ -119,6 +119,9 @@ class Engine:
         live_danger = (danger or injured) and not calmed and not over
         if live_danger:
             score = max(score, t.rule_floor)
+        worry_only = "hypothetical" in hits and not (danger or injured or crash)
+        if worry_only:
+            score *= t.worry_factor  # only a worry ("担心起火"): the caller reports a hazard, not a danger
         emergency = score >= t.emergency
         uncertain = False
         if not emergency and (score >= t.unsure_bare or score >= t.unsure and (danger or crash or injured)):
@@ -143,7 +146,9 @@ class Engine:
             platform = max(EMERGENCY_SIDE, key=lambda p: weights[_PLATFORM_INDEX[p]])
         else:
             platform = PLATFORMS[max(range(len(weights)), key=weights.__getitem__)]
-            if platform in _ALWAYS_EMERGENCY:
+            if platform in _ALWAYS_EMERGENCY and worry_only:  # a fire hazard is reported to 12345
+                platform = max(_NOT_ALWAYS, key=lambda p: weights[_PLATFORM_INDEX[p]])
+            elif platform in _ALWAYS_EMERGENCY:
                 emergency = True
         if uncertain:
             reasons.append("无法排除危及人身或公共安全的情况，按紧急处置，请核实")

@@ -32,21 +32,28 @@ CUES = _cue_automaton()
 def cue_hits(text: str) -> dict[str, list[str]]:
     """Cue group name → the words of that group found in the text, in order, each once.
 
-    Two readings of position: a danger named after a worry ("担心起火", "怕孩子受伤") is only a
-    worry and is listed under "hypothetical", while a danger stated before it ("井盖翻了，担心有人
-    掉下去") stays a danger; a negation asked as a question ("是不是着火", "有没有人受伤") is not one.
+    Readings of position: a danger word inside a phrase that calls it off ("没有人受伤") or right
+    after a negation ("没有漏气") counts as calling off; a danger named after a worry ("担心起火",
+    "怕孩子受伤") is only a worry ("hypothetical"), while one stated before it ("井盖翻了，担心有人
+    掉下去") stays a danger; a negation asked as a question ("是不是着火", "有没有人受伤") is none.
+    A missing pet is not a missing person: with a pet named, "missing" becomes "pet".
     """
-    raw = list(CUES.iter(text))
-    worry_at = min((end - len(word) + 1 for end, (word, groups) in raw
-                    if any(g.role == "hypothetical" for g in groups)), default=None)
-    found: dict[str, list[str]] = {}
-    for end, (word, groups) in raw:
+    raw = []
+    for end, (word, groups) in CUES.iter(text):
         start = end - len(word) + 1
+        if word[0] in "不没" and start > 0 and text[start - 1] in "是有":
+            groups = tuple(g for g in groups if g.role != "cancel")
+        raw.append((start, end, word, groups))
+    worry_at = min((start for start, _end, _word, groups in raw if any(g.role == "hypothetical" for g in groups)),
+                   default=None)
+    calm = [(start, end) for start, end, _word, groups in raw if any(g.role == "cancel" for g in groups)]
+    found: dict[str, list[str]] = {}
+    for start, end, word, groups in raw:
         for group in groups:
             name = group.name
-            if group.role == "cancel" and word[0] in "不没" and start > 0 and text[start - 1] in "是有":
-                continue
             if group.role in ("danger", "injury", "traffic"):
+                if any(a <= start and end <= b for a, b in calm):
+                    continue  # part of the phrase that calls it off
                 if _negated(text, start):
                     name = "cancel"
                 elif worry_at is not None and start > worry_at:
@@ -54,6 +61,8 @@ def cue_hits(text: str) -> dict[str, list[str]]:
             words = found.setdefault(name, [])
             if word not in words:
                 words.append(word)
+    if "pet" in found and "missing" in found:
+        found["pet"].extend(found.pop("missing"))
     return found
 
 

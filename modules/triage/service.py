@@ -128,8 +128,9 @@ def engine_for(tenant: Tenant) -> Engine:
                 model = LinearModel.load(db.session.get(TriageModel, model_id).weights)
         else:
             model = base_model()
-        version = db.session.get(ListVersion, version_id) if version_id else None
-        with crossing(read=[version.tenant_id] if version else []):
+        hub = lists.holder(tenant)
+        with crossing(read=[hub.id, lists.province_of(hub).id]):  # lists are read down the tree
+            version = db.session.get(ListVersion, version_id) if version_id else None
             matcher = Matcher(matters_for(tenant, version)) if version else None
         engine = Engine(model, matcher)
         with _lock:
@@ -180,10 +181,10 @@ def record_intake(case: Case, actor: Actor, suggestion: Suggestion, chosen_platf
     """The agent's intake against the suggestion for the saved text: same platform, kind and
     emergency flag is an acceptance; any difference is an override of those fields. A kind is only
     compared on the same platform (a 110 kind cannot be chosen on a 12345 intake)."""
-    suggested = {"platform": suggestion.platform, "emergency": suggestion.emergency, "kind": suggestion.kind}
-    chosen = {"platform": chosen_platform, "emergency": case.emergency}
-    if chosen_platform == suggestion.platform:
-        chosen["kind"] = case.kind
+    # The kind is compared as the receiving desk records it (a 110 报警 taken by 12345 is its 举报).
+    suggested = {"platform": suggestion.platform, "emergency": suggestion.emergency,
+                 "kind": local_kind(suggestion.kind, case.platform)}
+    chosen = {"platform": chosen_platform, "emergency": case.emergency, "kind": case.kind}
     fields = _compare(suggested, chosen, ("platform", "emergency", "kind"))
     return _decision(case, actor, "intake", suggestion.match.matter.key if suggestion.match else None,
                      suggested, chosen, fields)
