@@ -92,9 +92,11 @@ def _lookup(tenant: Tenant) -> tuple:
 
 
 def forget(tenant: Tenant | None = None) -> None:
-    """Drop cached lookups (after a publication or a retraining in this process)."""
+    """Drop cached lookups (after a publication or a retraining in this process); with no tenant,
+    the engines too (a database was replaced: tests, a restore)."""
     if tenant is None:
         _lookups.clear()
+        _engines.clear()
     else:
         _lookups.pop(tenant.id, None)
 

@@ -29,7 +29,7 @@ TOKENS = {
 }
 POLICE_BODY = {"text": "楼上邻居装修噪音，白天持续施工（演示）", "kind": "报警", "channel": "phone",
                "caller": {"name": "王女士（演示）", "phone": "13800005678"}, "address": "小店区（演示）"}
-CITIZEN_BODY = {"text": "小区门口有人聚集争吵，担心打起来（演示）", "kind": "求助", "channel": "phone",
+CITIZEN_BODY = {"text": "小区门口有人聚集争吵，担心打起来（演示）", "kind": "求助", "emergency": False, "channel": "phone",
                 "caller": {"name": "李先生（演示）", "phone": "13900001234"}, "place_tenant": "140105"}
 _count = factories.count_rows
 
