@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modules.triage.cues import BY_NAME, DANGER
-from modules.triage.features import cue_hits, features, tokens
+from modules.triage.cues import BY_NAME, DANGER, GROUPS
+from modules.triage.features import cue_hits, features, features_many, tokens
 from modules.triage.matcher import Match, Matcher
 from modules.triage.model import KIND_OFFSET as _KIND_OFFSET
 from modules.triage.model import KINDS, PLATFORMS, LinearModel, probabilities
@@ -29,8 +29,12 @@ _PULL = {"violence": 1.5, "scam": 1.5, "fire": 1.5, "medical": 1.0, "life": 1.0,
 _PLATFORM_INDEX = {p: i for i, p in enumerate(PLATFORMS)}
 _KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
 _ONLY = {p: frozenset({p}) for p in PLATFORMS}
+_EMERGENCY_IDX = tuple(PLATFORMS.index(p) for p in EMERGENCY_SIDE)
+_NOT_ALWAYS_IDX = tuple(i for i, p in enumerate(PLATFORMS) if p not in ("119", "120"))
+_KIND_COLUMNS = {p: tuple(_KIND_OFFSET + _KIND_INDEX[k] for k in PLATFORM_KINDS[p]) for p in PLATFORMS}
+_LABEL = {g.name: g.label + "：" for g in GROUPS}
+_OTHER = frozenset(g.name for g in GROUPS if g.role == "other")
 _WORRY_WORDS = frozenset(BY_NAME["hypothetical"].words)
-_NOT_ALWAYS = tuple(p for p in PLATFORMS if p not in ("119", "120"))
 
 
 @dataclass
@@ -90,10 +94,15 @@ class Engine:
         return self._decide(text, hits, words, self.model.logits(ids))
 
     def classify_many(self, texts: list[str]) -> list[Suggestion]:
-        """The same answers as classify, with the model scoring the whole batch in one numpy pass."""
-        read = [self._read(text) for text in texts]
-        scores = self.model.logits_many([ids for *_, ids in read])
-        return [self._decide(text, hits, words, logits) for (text, hits, words, _), logits in zip(read, scores)]
+        """The same answers as classify, with the features and the model's scores computed for the
+        whole batch in one numpy pass."""
+        read = []
+        for text in texts:
+            text = (text or "").strip()
+            read.append((text, cue_hits(text), tokens(text)))
+        logits, platform, emergency = self.model.scores_many(features_many([(w, h) for _t, h, w in read]))
+        return [self._decide(text, hits, words, row, (p, e))
+                for (text, hits, words), row, p, e in zip(read, logits, platform, emergency)]
 
     @staticmethod
     def _read(text: str):
@@ -102,9 +111,10 @@ class Engine:
         words = tokens(text)
         return text, hits, words, features(text, hits, words)
 
-    def _decide(self, text: str, hits: dict, words: list[str], logits: list[float]) -> Suggestion:
+    def _decide(self, text: str, hits: dict, words: list[str], logits: list[float],
+                probs: tuple[list[float], float] | None = None) -> Suggestion:
         t = self.t
-        p_platform, p_emergency = probabilities(logits)
+        p_platform, p_emergency = probs or probabilities(logits)
         reasons: list[str] = []
 
         danger = [name for name in hits if name in DANGER]
@@ -113,9 +123,8 @@ class Engine:
         calmed = "cancel" in hits
         over = "past" in hits and "now" not in hits
         for name, found in hits.items():
-            group = BY_NAME[name]
-            if group.role != "question":
-                reasons.append(f"{group.label}：{_quote(found)}")
+            if name != "question":
+                reasons.append(_LABEL[name] + _quote(found))
 
         # Emergency: the model's probability, lifted by a danger the caller did not call off.
         score = p_emergency
@@ -143,17 +152,18 @@ class Engine:
         else:
             if crash:
                 weights[_PLATFORM_INDEX["122"]] += t.item_boost
-            if any(BY_NAME[name].role == "other" for name in hits):
+            if not _OTHER.isdisjoint(hits):
                 weights[_PLATFORM_INDEX["other"]] += t.other_boost
-        match = self.matcher.best(text, words) if self.matcher else None
+        scan = self.matcher.scan(text, words) if self.matcher else None
+        match = scan.best() if scan else None
         if match and match.phrases:
             weights[_PLATFORM_INDEX[match.matter.platform]] += t.item_boost
         if emergency:
-            platform = max(EMERGENCY_SIDE, key=lambda p: weights[_PLATFORM_INDEX[p]])
+            platform = PLATFORMS[max(_EMERGENCY_IDX, key=weights.__getitem__)]
         else:
             platform = PLATFORMS[max(range(len(weights)), key=weights.__getitem__)]
             if platform in _ALWAYS_EMERGENCY and worry_only:  # a fire hazard is reported to 12345
-                platform = max(_NOT_ALWAYS, key=lambda p: weights[_PLATFORM_INDEX[p]])
+                platform = PLATFORMS[max(_NOT_ALWAYS_IDX, key=weights.__getitem__)]
             elif platform in _ALWAYS_EMERGENCY:
                 emergency = True
         if uncertain:
@@ -164,13 +174,13 @@ class Engine:
         reasons.append(f"文本模型：{PLATFORM_LABELS[platform]} {p_platform[_PLATFORM_INDEX[platform]]:.0%}，"
                        f"紧急可能 {p_emergency:.0%}")
 
-        kind = max(PLATFORM_KINDS[platform], key=lambda k: logits[_KIND_OFFSET + _KIND_INDEX[k]])
+        kind = KINDS[max(_KIND_COLUMNS[platform], key=logits.__getitem__) - _KIND_OFFSET]
         if platform == "110" and emergency and kind == "警务投诉":
             kind = "报警" if "violence" in hits or "scam" in hits else "紧急求助"
 
         # The list item on the chosen side names the matter and its units.
         if match is not None and match.matter.platform != platform:
-            match = self.matcher.best(text, words, _ONLY[platform]) or (None if emergency else match)
+            match = scan.best(_ONLY[platform]) or (None if emergency else match)
         units: list[str] = []
         channel = None
         if match:
@@ -181,7 +191,7 @@ class Engine:
                 units = list(matter.units)
                 channel = matter.channel
         if platform == "other" and channel is None:
-            channel = next((BY_NAME[name].platform for name in hits if BY_NAME[name].role == "other"), None)
+            channel = next((BY_NAME[name].platform for name in hits if name in _OTHER), None)
 
         grade = None
         if emergency and platform != "122" or (platform == "122" and injured):

@@ -11,7 +11,7 @@ import rjieba
 from modules.triage.cues import BY_NAME, DANGER, GROUPS, CueGroup
 
 # Punctuation and spaces, half and full width: never a feature.
-_SKIP = frozenset(" \t\r\n，。！？、；：“”‘’（）《》【】…—·,.!?;:'\"()[]<>~-_/\\|@#%&*+=")
+_SKIP = frozenset(" \t\r\n\u3000\xa0\v\f，。！？、；：“”‘’（）《》【】…—·,.!?;:'\"()[]<>~-_/\\|@#%&*+=")
 
 
 def _cue_automaton() -> ahocorasick.Automaton:
@@ -21,7 +21,10 @@ def _cue_automaton() -> ahocorasick.Automaton:
         for word in group.words:
             words.setdefault(word, []).append(group)
     for word, groups in words.items():
-        automaton.add_word(word, (word, tuple(groups)))
+        roles = {g.role for g in groups}
+        # (word, groups, a worry word, a calling-off phrase, a danger that a position can change)
+        automaton.add_word(word, (word, tuple(groups), "hypothetical" in roles, "cancel" in roles,
+                                  bool(roles & {"danger", "injury", "traffic"})))
     automaton.make_automaton()
     return automaton
 
@@ -39,39 +42,49 @@ def cue_hits(text: str) -> dict[str, list[str]]:
     A missing pet is not a missing person: with a pet named, "missing" becomes "pet".
     """
     raw = []
-    for end, (word, groups) in CUES.iter(text):
+    worry_at = None
+    calm = []
+    for end, (word, groups, worry, cancel, movable) in CUES.iter(text):
         start = end - len(word) + 1
-        if word[0] in "不没" and start > 0 and text[start - 1] in "是有":
-            groups = tuple(g for g in groups if g.role != "cancel")
-        raw.append((start, end, word, groups))
-    worry_at = min((start for start, _end, _word, groups in raw if any(g.role == "hypothetical" for g in groups)),
-                   default=None)
-    calm = [(start, end) for start, end, _word, groups in raw if any(g.role == "cancel" for g in groups)]
+        if cancel:
+            if word[0] in "不没" and start > 0 and text[start - 1] in "是有":
+                groups, cancel = tuple(g for g in groups if g.role != "cancel"), False
+            else:
+                calm.append((start, end))
+        if worry and (worry_at is None or start < worry_at):
+            worry_at = start
+        raw.append((start, end, word, groups, movable))
     found: dict[str, list[str]] = {}
-    for start, end, word, groups in raw:
+    for start, end, word, groups, movable in raw:
         for group in groups:
             name = group.name
-            if group.role in ("danger", "injury", "traffic"):
-                if any(a <= start and end <= b for a, b in calm):
+            if movable and group.role in _MOVABLE:
+                if calm and any(a <= start and end <= b for a, b in calm):
                     continue  # part of the phrase that calls it off
                 if _negated(text, start):
                     name = "cancel"
                 elif worry_at is not None and start > worry_at:
                     name = "hypothetical"
-            words = found.setdefault(name, [])
-            if word not in words:
+            words = found.get(name)
+            if words is None:
+                found[name] = [word]
+            elif word not in words:
                 words.append(word)
     if "pet" in found and "missing" in found:
         found["pet"].extend(found.pop("missing"))
     return found
 
 
+_MOVABLE = frozenset({"danger", "injury", "traffic"})
 _NEGATIONS = ("没有", "没", "无", "未", "不是", "并非")
+_NEGATION_ENDS = frozenset(n[-1] for n in _NEGATIONS)
 
 
 def _negated(text: str, start: int) -> bool:
     """A danger word right after a negation ("没有漏气", "未塌陷"), unless the negation is a
     question ("是不是着火", "有没有人受伤")."""
+    if start == 0 or text[start - 1] not in _NEGATION_ENDS:
+        return False
     for neg in _NEGATIONS:
         at = start - len(neg)
         if at >= 0 and text.startswith(neg, at):
@@ -79,8 +92,9 @@ def _negated(text: str, start: int) -> bool:
     return False
 
 
-def tokens(text: str) -> list[str]:
-    return [t for t in rjieba.cut(text) if t not in _SKIP and not t.isspace()]
+def tokens(text: str, cut=rjieba.cut, skip=_SKIP) -> list[str]:
+    """The words of a request, without punctuation or spaces (rjieba gives each space alone)."""
+    return [t for t in cut(text) if t not in skip]
 
 
 def state(hits: dict[str, list[str]]) -> str:
@@ -137,3 +151,52 @@ def features(text: str, hits: dict[str, list[str]], words: list[str] | None = No
     keys += [get(n) or _key(n, _NAME_SALT) for n in _names(hits)]
     parts = (points | _CHAR, points[:-1] << _PAIR_SHIFT | points[1:] | _PAIR, np.array(keys, dtype=np.uint64))
     return ((np.concatenate(parts) * _MULT) >> _SHIFT).astype(np.intp)
+
+
+def features_many(rows: list[tuple[list[str], dict[str, list[str]]]]) -> Batch:
+    """The features of many requests (their words and cue hits) at once: the same bucket ids as
+    `features`, with the numpy work done once per batch, in three parts (characters, character
+    pairs, words and cue names), each in request order."""
+    plains = ["".join(words) for words, _hits in rows]
+    lengths = np.array([len(p) for p in plains], dtype=np.int64)
+    points = np.frombuffer("".join(plains).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    get = _keys.get
+    keys: list[int] = []
+    key_counts = []
+    for words, hits in rows:
+        before = len(keys)
+        keys += [get(w) or _key(w, _WORD_SALT) for w in words]
+        keys += [get(n) or _key(n, _NAME_SALT) for n in _names(hits)]
+        key_counts.append(len(keys) - before)
+    ends = np.cumsum(lengths)
+    pair_ok = np.ones(max(len(points) - 1, 0), dtype=bool)
+    pair_ok[ends[(lengths > 0) & (ends < len(points))] - 1] = False  # a request's last character pairs with nothing
+    pairs = (points[:-1] << _PAIR_SHIFT | points[1:] | _PAIR)[pair_ok]
+    pair_counts = np.maximum(lengths - 1, 0)
+
+    def bucket(ids):
+        return ((ids * _MULT) >> _SHIFT).astype(np.intp)
+
+    return Batch(parts=((bucket(points | _CHAR), lengths), (bucket(pairs), pair_counts),
+                        (bucket(np.array(keys, dtype=np.uint64)), np.array(key_counts, dtype=np.int64))))
+
+
+class Batch:
+    """Bucket ids of many requests, in parts; each part is (ids in request order, count per request)."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    def sums(self, weights: np.ndarray) -> np.ndarray:
+        """Per request, the sum of its features' rows of `weights`."""
+        n = len(self.parts[0][1])
+        total = np.zeros((n, weights.shape[1]), dtype=weights.dtype)
+        for ids, counts in self.parts:
+            if not len(ids):
+                continue
+            gathered = np.vstack([weights.take(ids, axis=0), np.zeros((1, weights.shape[1]), weights.dtype)])
+            starts = np.cumsum(counts) - counts
+            summed = np.add.reduceat(gathered, np.minimum(starts, len(ids)), axis=0)
+            summed[counts == 0] = 0  # reduceat gives the element at an empty segment's start
+            total += summed
+        return total

@@ -51,7 +51,7 @@ class Matcher:
                 if phrase:
                     by_phrase.setdefault(phrase, []).append(i)
         for phrase, indexes in by_phrase.items():
-            self.automaton.add_word(phrase, (phrase, tuple(indexes)))
+            self.automaton.add_word(phrase, (phrase, tuple(indexes), 1.0 + len(phrase)))
         if by_phrase:
             self.automaton.make_automaton()
         self.has_phrases = bool(by_phrase)
@@ -66,31 +66,52 @@ class Matcher:
         self.words = {w: (tuple(ix), math.log(1 + n / len(ix))) for w, ix in postings.items()
                       if len(ix) <= max(2, n // 10)}
 
-    def best(self, text: str, words: list[str], platforms: frozenset[str] | None = None) -> Match | None:
-        """The best item (optionally only among items of the given platforms), or None."""
+    def scan(self, text: str, words: list[str]) -> Scan:
+        """Score every item once: by the phrases found in the text, or, when none is, by the words
+        the request shares with items' names and scopes."""
         scores: dict[int, float] = {}
         phrases: dict[int, list[str]] = {}
         if self.has_phrases:
-            for _end, (phrase, indexes) in self.automaton.iter(text):
+            for _end, (phrase, indexes, weight) in self.automaton.iter(text):
                 for i in indexes:
-                    found = phrases.setdefault(i, [])
-                    if phrase not in found:
+                    found = phrases.get(i)
+                    if found is None:
+                        phrases[i] = [phrase]
+                        scores[i] = weight
+                    elif phrase not in found:
                         found.append(phrase)
-                        scores[i] = scores.get(i, 0.0) + 1.0 + len(phrase)
+                        scores[i] += weight
         shared: dict[int, list[str]] = {}
         if not scores:
+            postings = self.words
             for word in set(words):
-                posting = self.words.get(word)
-                if posting:
+                posting = postings.get(word)
+                if posting is not None:
                     indexes, idf = posting
                     for i in indexes:
                         scores[i] = scores.get(i, 0.0) + idf
                         shared.setdefault(i, []).append(word)
+        return Scan(self.matters, scores, phrases, shared)
+
+    def best(self, text: str, words: list[str], platforms: frozenset[str] | None = None) -> Match | None:
+        """The best item (optionally only among items of the given platforms), or None."""
+        return self.scan(text, words).best(platforms)
+
+
+@dataclass
+class Scan:
+    matters: list[Matter]
+    scores: dict[int, float]
+    phrases: dict[int, list[str]]
+    shared: dict[int, list[str]]
+
+    def best(self, platforms: frozenset[str] | None = None) -> Match | None:
+        scores = self.scores
         if platforms is not None:
             scores = {i: v for i, v in scores.items() if self.matters[i].platform in platforms}
         if not scores:
             return None
         top = max(scores, key=lambda i: (scores[i], -i))
-        if top not in phrases and scores[top] < 2.5:  # one shared common word is not a match
+        if top not in self.phrases and scores[top] < 2.5:  # one shared common word is not a match
             return None
-        return Match(self.matters[top], top, scores[top], phrases.get(top, []), shared.get(top, []))
+        return Match(self.matters[top], top, scores[top], self.phrases.get(top, []), self.shared.get(top, []))

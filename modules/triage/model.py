@@ -20,6 +20,8 @@ KINDS = ("咨询", "求助", "投诉", "举报", "意见建议", "报警", "紧�
 JOINT = ("12345", "110", "110!", "119!", "120!", "122", "122!", "other")
 _JOINT_PLATFORM = tuple(PLATFORMS.index(j.rstrip("!")) for j in JOINT)
 _J, _K = len(JOINT), len(KINDS)
+_TO_PLATFORM = np.array([[1.0 if PLATFORMS.index(j.rstrip("!")) == p else 0.0 for p in range(len(PLATFORMS))]
+                         for j in JOINT])
 WIDTH = _J + 1 + _K  # joint platform logits, the emergency logit, kind logits
 KIND_OFFSET = _J + 1
 
@@ -48,14 +50,15 @@ class LinearModel:
     def logits(self, ids: np.ndarray) -> list[float]:
         return (self.weights.take(ids, axis=0).sum(axis=0) + self.bias).tolist()
 
-    def logits_many(self, batch: list[np.ndarray]) -> list[list[float]]:
-        """Logits of many requests with one gather and one segmented sum."""
-        lengths = [len(ids) for ids in batch]
-        if not batch or min(lengths) == 0:  # reduceat cannot sum an empty segment
-            return [self.logits(ids) for ids in batch]
-        starts = np.cumsum([0] + lengths[:-1])
-        rows = np.add.reduceat(self.weights.take(np.concatenate(batch), axis=0), starts, axis=0)
-        return (rows + self.bias).tolist()
+    def scores_many(self, matrix) -> tuple[list[list[float]], list[list[float]], list[float]]:
+        """For many requests at once, from their features (`features_many`): the logits, the
+        platform probabilities and the emergency probabilities (what `probabilities` gives for one)."""
+        logits = matrix.sums(self.weights) + self.bias
+        joint = logits[:, :_J]
+        exps = np.exp(joint - joint.max(axis=1, keepdims=True))
+        platform = (exps @ _TO_PLATFORM) / exps.sum(axis=1, keepdims=True)
+        emergency = 1.0 / (1.0 + np.exp(-np.clip(logits[:, _J], -30.0, 30.0)))
+        return logits.tolist(), platform.tolist(), emergency.tolist()
 
     def dump(self) -> bytes:
         buffer = io.BytesIO()
