@@ -288,6 +288,17 @@ def snapshot(fn):
         db.session.rollback()
 
 
+def as_system(fn):
+    """Run `fn` as the system on a fresh snapshot (requests and workers commit in their own
+    sessions), then end the read transaction."""
+    db.session.rollback()
+    try:
+        with as_tenant(system_context()):
+            return fn()
+    finally:
+        db.session.rollback()
+
+
 def count_rows(model, *where) -> int:
     """Rows of `model` in every tenant (for "nothing was written" checks)."""
     from sqlalchemy import func, select

@@ -119,18 +119,7 @@ def _item_page(draft, item, data, errors):
 @bp.route("/draft/items/new", methods=["GET", "POST"])
 @require("lists.manage")
 def new_item():
-    draft = _draft()
-    errors, data = {}, ItemData(category="求助", kind="求助", deadline_working_days=5)
-    if request.method == "POST":
-        data = _item_form()
-        try:
-            item = lists.save_item(draft, g.actor.tenant, g.actor, None, data)
-        except ListError as exc:
-            errors = exc.errors
-        else:
-            flash(f"已新增事项：{item.matter}", "success")
-            return redirect(url_for("triage.index", v=draft.number))
-    return _item_page(draft, None, data, errors)
+    return _save_item(_draft(), None, ItemData(category="求助", kind="求助", deadline_working_days=5))
 
 
 @bp.route("/draft/items/<key>", methods=["GET", "POST"])
@@ -141,17 +130,22 @@ def edit_item(key: str):
         item = lists.item_by_key(draft, key)
     except ListError:
         abort(404)
-    errors, data = {}, item
+    return _save_item(draft, item, item)
+
+
+def _save_item(draft, item, shown):
+    """The item form: shown filled with `shown`; on POST, saved (a new item when `item` is None)."""
+    errors = {}
     if request.method == "POST":
-        data = _item_form()
+        shown = _item_form()
         try:
-            lists.save_item(draft, g.actor.tenant, g.actor, key, data)
+            saved = lists.save_item(draft, g.actor.tenant, g.actor, item.key if item else None, shown)
         except ListError as exc:
             errors = exc.errors
         else:
-            flash(f"已保存事项：{item.matter}", "success")
+            flash(f"{'已保存' if item else '已新增'}事项：{saved.matter}", "success")
             return redirect(url_for("triage.index", v=draft.number))
-    return _item_page(draft, item, data, errors)
+    return _item_page(draft, item, shown, errors)
 
 
 @bp.post("/draft/items/<key>/remove")

@@ -26,6 +26,7 @@ from saas.db import as_tenant, system_context, transaction
 from saas.extensions import db
 from saas.outbox import OutboxMessage
 from modules.cases import service as cases
+from tests.factories import as_system
 from modules.exchange import service as exchange
 from modules.transfers import service as transfers
 from tests.factories import context_of
@@ -216,14 +217,7 @@ def scheduler_enqueues(path: str) -> None:
 
 # ---- the database, read and written as the system ----------------------------------------------
 
-def read(fn):
-    """Read as the system after dropping what this session remembers (other processes wrote)."""
-    db.session.rollback()
-    try:
-        with as_tenant(system_context()):
-            return fn()
-    finally:
-        db.session.rollback()
+read = as_system  # read as the system after dropping what this session remembers (other processes wrote)
 
 
 def get(model, id_):

@@ -13,7 +13,7 @@ from modules.deadlines.calendar import local_day
 from modules.triage import lists, service
 from modules.triage.lists import ItemData
 from modules.units.models import Unit
-from tests.factories import context_of
+from tests.factories import as_system, context_of
 
 # Names a real hub gives its units, so that the template's department fragments find them.
 REAL_NAMES = {"140100-urban": "太原市城乡管理局", "140100-heating": "太原市热力有限公司",
@@ -38,14 +38,7 @@ def acting(username: str, code: str):
         yield actor
 
 
-def system(fn):
-    """Read as the system after dropping what this session remembers (requests and workers commit apart)."""
-    db.session.rollback()
-    try:
-        with as_tenant(system_context()):
-            return fn()
-    finally:
-        db.session.rollback()
+system = as_system  # read as the system after dropping what this session remembers
 
 
 def name_units():
