@@ -20,8 +20,7 @@ from modules.notifications.models import Notification, SmsMessage
 from modules.units.models import Unit
 from modules.transfers.models import Seat, Transfer, TransferHop
 from modules.exchange.models import Webhook
-from modules.triage.models import (ListChange, ListItem, ListVersion, TransferList, TriageDecision, TriageModel,
-                                   UnitMapping)
+from modules.triage.models import ListChange, ListItem, ListVersion, TransferList, TriageModel, UnitMapping
 from tenants import service as tenants
 from tenants.models import Tenant
 
@@ -199,8 +198,6 @@ TENANT_OWNED_FACTORIES = {
     UnitMapping: lambda t: db.session.add(UnitMapping(tenant_id=t.id, item_key="m-test", unit_codes=[],
                                                       updated_by_label="测试")),
     TriageModel: lambda t: db.session.add(TriageModel(tenant_id=t.id, weights=b"x")),
-    TriageDecision: lambda t: db.session.add(TriageDecision(tenant_id=t.id, case_id=case_row(t).id, stage="intake",
-                                                            outcome="accepted")),
     Webhook: lambda t: db.session.add(Webhook(tenant_id=t.id, name="测试", platform="110", url="http://127.0.0.1:9/x",
                                               secret="whsec_test")),
 }

@@ -65,15 +65,13 @@ def test_intake_suggestion_follows_the_typing_and_one_click_accepts_it(app, worl
     dispatcher.close()
 
     from modules.cases.models import Case
-    from modules.triage.models import TriageDecision
     from tests.factories import snapshot
     from saas.extensions import db
     from sqlalchemy import select
 
-    decision = snapshot(lambda: db.session.scalar(select(TriageDecision).execution_options(all_tenants=True)))
-    assert decision.outcome == "accepted" and decision.item_key == "street-light"
     case = snapshot(lambda: db.session.scalar(select(Case).execution_options(all_tenants=True)))
     assert case.triage["platform"] == "12345" and case.triage["suggested_units"] == ["140100-chengxiang"]
+    assert case.triage["decision"]["outcome"] == "accepted" and case.triage["matter"]["key"] == "street-light"
 
 
 def test_list_draft_is_tried_then_published_and_the_old_version_stays(app, world, server, browser, expect):  # noqa: F811

@@ -79,6 +79,7 @@ class Case(TenantOwned, db.Model):
     __table_args__ = (
         Index("ix_cases_tenant_status_created", "tenant_id", "status", "created_at"),
         Index("ix_cases_tenant_created", "tenant_id", "created_at"),
+        Index("ix_cases_received_created", "received_tenant_id", "created_at"),
         Index("ix_cases_caller_key", "caller_key"),
         Index("ix_cases_updated_at", "updated_at"),
         Index("ix_cases_deadline", "deadline"),

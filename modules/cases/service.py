@@ -231,6 +231,8 @@ def intake(tenant: Tenant, actor: Actor, data: IntakeData) -> Case:
     errors, platform, place = validate_intake(tenant, actor, data)
     if errors:
         raise CaseError(errors)
+    record = triage.intake_record(suggestion, platform=platform, chosen_platform=data.transfer_to or platform,
+                                  kind=data.kind, emergency=data.emergency) if suggestion else None
     now = utcnow()
     case = Case(
         tenant_id=tenant.id, received_tenant_id=tenant.id, place_tenant_id=place.id, platform=platform,
@@ -239,7 +241,7 @@ def intake(tenant: Tenant, actor: Actor, data: IntakeData) -> Case:
         address=(data.address or "").strip(), text=text, kind=data.kind, urgency=data.urgency,
         emergency=data.emergency, status="new", created_at=now, updated_at=now,
         created_by_id=actor.user.id if actor.user else None, number=next_number(tenant, now),
-        triage=suggestion.as_json() if suggestion else None,
+        triage=record,
     )
     db.session.add(case)
     record_event(case, actor, "intake", {"channel": case.channel, "kind": case.kind, "platform": platform,
@@ -248,8 +250,6 @@ def intake(tenant: Tenant, actor: Actor, data: IntakeData) -> Case:
         transition(case, actor, "closed", "closed", {"reason": "即问即答", "answer": data.answer.strip()},
                    answer=data.answer.strip(), resolved=True, close_reason="即问即答", closed_at=now)
     db.session.flush()
-    if suggestion is not None:
-        triage.record_intake(case, actor, suggestion, data.transfer_to or platform)
     return case
 
 

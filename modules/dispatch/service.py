@@ -93,11 +93,11 @@ def dispatch(case: Case, actor: Actor, data: DispatchData) -> list[Assignment]:
             db.session.add(assignment)
             created.append(assignment)
         db.session.flush()
+    triage.record_dispatch(case, chosen[0][0].code)  # before the transition: one UPDATE of the case
     cases.transition(case, actor, "dispatched", "dispatched", {
         "units": [{"unit": u.code, "name": u.name, "role": r} for u, r in chosen],
         "deadline": due.at.isoformat(), "limit": due.label, "instruction": (data.instruction or "").strip()},
         deadline=due.at, complex_case=data.complex_case)
-    triage.record_dispatch(case, actor, chosen[0][0].code)
     for assignment, (unit, role) in zip(created, chosen):
         notify_unit(unit, title=f"新工单：{case.number}（{'主办' if role == 'lead' else '协办'}）",
                     body=f"办理时限{due.label}，请及时签收。", level="info", case_id=case.id,

@@ -1,5 +1,5 @@
 """Transfer lists (分流转办事项清单) with their versions, items and change log; the triage models a
-hub trains; the record of what agents did with each suggestion.
+hub trains. (What agents did with a suggestion is kept on the case, in `Case.triage`.)
 
 A list belongs to one tenant: the province keeps the template, each hub its own copy. A list has
 numbered versions: at most one draft, which is edited; published versions are never changed again
@@ -152,23 +152,3 @@ class TriageModel(TenantOwned, db.Model):
     weights: Mapped[bytes] = mapped_column(LargeBinary)
 
     __table_args__ = (Index("ix_triage_models_tenant_trained", "tenant_id", "trained_at"),)
-
-
-class TriageDecision(TenantOwned, db.Model):
-    """What an agent did with a suggestion: accepted it, or overrode which fields (intake), or
-    chose other units than suggested (dispatch). `tenant_id` is where the agent acted."""
-
-    __tablename__ = "triage_decisions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    stage: Mapped[str] = mapped_column(String(16))  # intake | dispatch
-    item_key: Mapped[str | None] = mapped_column(String(48))
-    outcome: Mapped[str] = mapped_column(String(16))  # accepted | overridden
-    suggested: Mapped[dict] = mapped_column(JSON, default=dict)
-    chosen: Mapped[dict] = mapped_column(JSON, default=dict)
-    fields: Mapped[list] = mapped_column(JSON, default=list)  # the fields the agent changed
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    __table_args__ = (Index("ix_triage_decisions_tenant_at", "tenant_id", "at"),)

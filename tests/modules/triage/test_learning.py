@@ -15,7 +15,6 @@ from modules.cases.models import Case
 from modules.dispatch import service as dispatch
 from modules.transfers.models import Transfer
 from modules.triage import service
-from modules.triage.models import TriageDecision
 from tests import factories
 from tests.conftest import api, text_of
 from tests.modules.triage.steps import KNIFE, STREET_LIGHT, acting, system, taiyuan_list
@@ -28,13 +27,12 @@ def _token_client(app, world, role):
         return api(app, factories.token(world["140100"], role))
 
 
-def _decisions(case_id=None):
-    def read():
-        stmt = select(TriageDecision).order_by(TriageDecision.id)
-        if case_id is not None:
-            stmt = stmt.where(TriageDecision.case_id == case_id)
-        return [(d.stage, d.outcome, d.fields, d.item_key, d.suggested, d.chosen) for d in db.session.scalars(stmt)]
-    return system(read)
+def _decisions(case_id):
+    """What the case recorded of the agents' choices: (stage, outcome, fields, item key, suggested, chosen)."""
+    triage = system(lambda: db.session.get(Case, case_id).triage) or {}
+    key = (triage.get("matter") or {}).get("key")
+    return [(stage, d["outcome"], d["fields"], key, d["suggested"], d["chosen"])
+            for stage, d in (("intake", triage.get("decision")), ("dispatch", triage.get("dispatch"))) if d]
 
 
 def _case(case_id):
