@@ -8,6 +8,7 @@ publication reaches every process within that time.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from datetime import timedelta
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import defer
 
 from modules.cases.models import Case
 from modules.triage import corpus, lists
@@ -45,24 +47,35 @@ def base_model() -> LinearModel:
         return _base[0]
     with _lock:
         if not _base:
-            digest = hashlib.sha256("\n".join(f"{e.id}\t{e.text}\t{e.platform}\t{e.emergency}\t{e.kind}"
-                                              for e in corpus.load()).encode()).hexdigest()[:16]
-            path = Path(current_app.instance_path) / "triage" / f"base-{digest}.bin"
+            path = Path(current_app.instance_path) / "triage" / f"base-{_base_digest()}.bin"
             if path.exists():
                 model = LinearModel.load(path.read_bytes())
             else:
                 model = train(corpus.training())
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
+                tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # processes may train at once
                 tmp.write_bytes(model.dump())
                 tmp.replace(path)
             _base.append(model)
     return _base[0]
 
 
+def _base_digest() -> str:
+    """What the base model depends on: the corpus and the code that turns text into features and
+    trains (a change to either trains anew instead of loading a model made for other features)."""
+    digest = hashlib.sha256()
+    for e in corpus.load():
+        digest.update(f"{e.id}\t{e.text}\t{e.platform}\t{e.emergency}\t{e.kind}\n".encode())
+    for module in ("cues.py", "features.py", "model.py"):
+        digest.update((Path(__file__).with_name(module)).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def newest_model(hub: Tenant) -> TriageModel | None:
+    """The hub's newest model, without its weights (loaded only when an engine is built)."""
     with crossing(read=[hub.id]):
         return db.session.scalar(select(TriageModel).where(TriageModel.tenant_id == hub.id)
+                                 .options(defer(TriageModel.weights))
                                  .order_by(TriageModel.trained_at.desc(), TriageModel.id.desc()).limit(1))
 
 

@@ -3,7 +3,7 @@ closed cases, labelled by where they really ended (the platform that closed them
 guidance is "neither"), and scored on the held-out part of the corpus before it is kept."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from modules.cases.models import Case
 from modules.triage import corpus, service
@@ -15,9 +15,9 @@ from modules.triage.models import TriageModel
 from saas.db import current_context
 from saas.extensions import db
 from tenants.models import Tenant
-from tenants.service import served_query
 
 MAX_CASES = 20_000
+KEEP_MODELS = 5  # a hub's newest models kept (each holds its weights, about 2.5 MB)
 GUIDED = "引导解释"
 
 
@@ -58,6 +58,9 @@ def retrain() -> int | None:
                       metrics=report.as_json(), weights=model.dump())
     db.session.add(row)
     db.session.flush()
+    old = db.session.scalars(select(TriageModel.id).where(TriageModel.tenant_id == hub.id)
+                             .order_by(TriageModel.trained_at.desc(), TriageModel.id.desc()).offset(KEEP_MODELS))
+    db.session.execute(delete(TriageModel).where(TriageModel.id.in_(list(old))))
     service.forget(hub)
     return row.id
 
@@ -74,6 +77,3 @@ def retrain_if_new_cases() -> int | None:
         return None
     return retrain()
 
-
-def served_ids(hub: Tenant) -> list[int]:
-    return list(db.session.scalars(served_query(hub).with_only_columns(Tenant.id)))

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from saas import jobs
-from saas.db import as_tenant, transaction
+from saas.db import as_tenant, system_context, transaction
 from saas.extensions import db
 from modules.cases import service as cases
 from modules.triage import corpus, jobs as triage_jobs, service, training
@@ -102,3 +102,17 @@ def test_the_train_button_enqueues_the_job_for_the_hub_only(world, login):
     assert login("xd_admin").post("/t/140105/lists/model/train").status_code == 403
     assert login("ty_agent").post("/t/140100/lists/model/train").status_code == 403
     assert len(jobs.queue().jobs) == 1
+
+
+def test_a_hub_keeps_only_its_newest_models(world):
+    """Each model holds megabytes of weights: retraining drops all but the newest KEEP_MODELS."""
+    blob = service.base_model().dump()
+    with as_tenant(system_context()), transaction():
+        for _ in range(training.KEEP_MODELS + 2):
+            db.session.add(TriageModel(tenant_id=world["140100"].id, weights=blob))
+        db.session.add(TriageModel(tenant_id=world["500000"].id, weights=blob))  # another hub's stays
+    with as_tenant(jobs.job_context(world["140100"].id, None)), transaction():
+        newest = training.retrain()
+    kept = _models()
+    assert len([m for m in kept if m.tenant_id == world["140100"].id]) == training.KEEP_MODELS
+    assert newest in {m.id for m in kept} and any(m.tenant_id == world["500000"].id for m in kept)
