@@ -139,7 +139,9 @@ class Engine:
         emergency = score >= t.emergency
         uncertain = False
         stated = (danger or crash or injured) and not calmed
-        if not emergency and not worry_only and (score >= t.unsure_bare or score >= t.unsure and stated):
+        # Not when the caller stated the danger is over ("没有人受伤", "火已经灭了"), nor for a mere worry.
+        unsure = score >= t.unsure_bare or score >= t.unsure and stated
+        if not emergency and unsure and not worry_only and not calmed:
             emergency, uncertain = True, True
 
         # Platform: the model's distribution, pulled by live dangers and by the list.
