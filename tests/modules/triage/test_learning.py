@@ -80,6 +80,14 @@ def test_a_different_kind_is_recorded_as_an_override_of_the_kind(world):
     assert [d[:4] for d in _decisions(same)] == [("intake", "accepted", [], "street-light")]
 
 
+def test_the_case_page_shows_the_suggestion_and_what_the_agent_did(world, login):
+    taiyuan_list(world)
+    overridden, accepted = _intake("ty_agent", STREET_LIGHT, kind="投诉"), _intake("ty_agent", STREET_LIGHT, kind="求助")
+    agent = login("ty_agent")
+    assert "智能分流建议 12345 · 求助 （受理时改判：类型 求助→投诉）" in text_of(agent.get(f"/t/140100/cases/{overridden}"))
+    assert "智能分流建议 12345 · 求助 （受理时采纳）" in text_of(agent.get(f"/t/140100/cases/{accepted}"))
+
+
 def test_accepting_a_110_suggestion_on_the_intake_page_saves_transfers_and_counts_as_accepted(world, login):
     taiyuan_list(world)
     agent = login("ty_agent")
