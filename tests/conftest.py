@@ -175,6 +175,17 @@ def api(app, token):
     return _Api()
 
 
+def run_worker(timeout: int = 300):
+    """A real RQ worker process (`flask worker --burst`) against the test's database and Redis."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], cwd=ROOT,
+                          env=os.environ.copy(), capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
 def text_of(response) -> str:
     """Visible text of an HTML response, tags removed."""
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))

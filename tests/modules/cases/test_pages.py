@@ -2,10 +2,7 @@
 page across tenants, follow-up, notifications and the deadline policy page. Real DB, real Redis."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,7 +24,7 @@ from modules.dispatch.models import Assignment
 from modules.notifications.models import Notification, SmsMessage
 from saas.models import User
 from tests import factories
-from tests.conftest import text_of
+from tests.conftest import run_worker, text_of
 from tests.factories import context_of
 
 PHONE, NAME = "13800005678", "王女士（演示）"
@@ -365,9 +362,7 @@ def test_a_real_worker_delivers_the_dispatch_notification(world, login):
     """The whole path: the commit enqueues the outbox job; a forking `flask worker --burst` delivers it
     (regression: run_job used to commit after leaving the job's tenant context)."""
     _dispatch(_intake(world, "MARK-W 暖气漏水"))
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], cwd=ROOT,
-                          env=os.environ.copy(), capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_worker()
     assert _one(select(OutboxMessage.status, OutboxMessage.attempts)) == ("delivered", 1)
     assert _count(Notification, Notification.user_id == _user_id("ty_heating")) == 1
     assert re.search(r'data-testid="unread">1<', login("ty_heating").get("/t/140100/inbox/").get_data(as_text=True))

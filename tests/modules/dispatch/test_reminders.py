@@ -2,9 +2,6 @@
 process) against the real database and Redis."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,17 +22,13 @@ from modules.dispatch.models import Assignment
 from modules.notifications.models import Notification, SmsMessage
 from modules.notifications.service import notify_unit
 from modules.units.models import Unit
+from tests.conftest import run_worker
 from tests.factories import case_row, context_of
 
 ROOT = Path(__file__).resolve().parents[3]
 REMIND = "modules.dispatch.jobs:remind"
 
 
-def run_worker():
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], cwd=ROOT,
-                          env=os.environ.copy(), capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done
 
 
 def _read(fn):

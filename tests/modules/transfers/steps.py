@@ -2,9 +2,6 @@
 request would, and hands back ids and plain values (never ORM objects across sessions)."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +16,7 @@ from modules.cases.models import Case, CaseEvent
 from modules.transfers import service as transfers
 from modules.transfers.models import Transfer, TransferHop
 from tenants.models import Tenant
+from tests.conftest import run_worker  # noqa: F401  (the tests of this folder take it from here)
 from tests import factories
 from tests.factories import context_of
 
@@ -164,12 +162,6 @@ def snapshot(case_id: int, transfer_id: int | None = None) -> tuple:
             hops(transfer_id) if transfer_id else None, counts())
 
 
-def run_worker():
-    """A real RQ worker process (`flask worker --burst`) against the test's database and Redis."""
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], cwd=ROOT,
-                          env=os.environ.copy(), capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done
 
 
 def elsewhere(app, fn):

@@ -2,9 +2,6 @@
 `flask worker --burst` process) against the real database and Redis; the engine then uses it."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -17,7 +14,7 @@ from modules.triage import corpus, jobs as triage_jobs, service, training
 from modules.triage.engine import Engine
 from modules.triage.model import LinearModel
 from modules.triage.models import TriageModel
-from tests.conftest import text_of
+from tests.conftest import run_worker, text_of
 from tests.modules.triage.steps import KNIFE, STREET_LIGHT, acting, system, taiyuan_list
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -25,11 +22,6 @@ CLOSED = [("我们小区门口的路灯坏了好几天了（测试）", "求助"
           ("想问一下社保卡丢了怎么补办（测试）", "咨询")]
 
 
-def run_worker():
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], cwd=ROOT,
-                          env=os.environ.copy(), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done
 
 
 def _close_cases(world):
