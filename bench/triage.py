@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import logging
 import statistics
 import sys
@@ -24,17 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from modules.triage import corpus  # noqa: E402
 from modules.triage.engine import Engine  # noqa: E402
-from modules.triage.matcher import Matcher, Matter  # noqa: E402
+from modules.triage.matcher import Matcher  # noqa: E402
 from modules.triage.model import train  # noqa: E402
-
-
-def template_matcher() -> Matcher:
-    body = json.loads((ROOT / "modules/triage/data/template.json").read_text(encoding="utf-8"))
-    return Matcher([Matter(key=i["key"], matter=i["matter"], category=i["category"], platform=i["platform"],
-                           kind=i["kind"], emergency=i["emergency"], channel=i.get("channel"),
-                           units=tuple(i.get("departments") or ())[:1],
-                           deadline_working_days=i.get("deadline_working_days"),
-                           phrases=tuple(i["phrases"]), covers=i.get("covers", "")) for i in body["items"]])
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -47,7 +37,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20, help="passes over the texts (default 20)")
     args = parser.parse_args()
     texts = [e.text for e in corpus.load()] + [e.text for e in corpus.fresh()]
-    engine = Engine(train(corpus.training()), template_matcher())
+    engine = Engine(train(corpus.training()), Matcher.from_template())
     for text in texts:  # warm: caches, automata, allocator
         engine.classify(text)
 

@@ -9,6 +9,9 @@ from flask import Flask
 
 from saas.db import as_tenant, system_context, transaction
 
+CHUNK = 1000  # lines classified together by the batch command
+FIELDS = ("platform", "emergency", "kind", "confidence", "reasons", "suggested_units")
+
 
 def init_app(app: Flask) -> None:
     @app.cli.group()
@@ -19,47 +22,64 @@ def init_app(app: Flask) -> None:
     @click.option("--tenant", "default_tenant", default=None, help="division code for lines without \"tenant\"")
     def classify(default_tenant):
         """Read {"id", "text"[, "tenant"]} per line on standard input; write each line back with
-        platform, emergency, kind, confidence, reasons and suggested_units. A bad line is written
-        back with "error" and counted; the exit status is 1 if any line was bad."""
+        platform, emergency, kind, confidence, reasons and suggested_units. Lines are classified in
+        chunks (Engine.classify_many). A bad line is written back with "error" and counted; the exit
+        status is 1 if any line was bad."""
         from modules.triage import service
         from tenants.service import by_code
 
         engines: dict[str | None, object] = {}
         bad = 0
-        with as_tenant(system_context()):
-            def engine(code):
-                if code not in engines:
-                    tenant = by_code(code) if code else None
-                    if code and tenant is None:
-                        raise KeyError(code)
-                    engines[code] = service.engine_for(tenant) if tenant else service.base_engine()
-                return engines[code]
 
-            out = sys.stdout
+        def engine(code):
+            if code not in engines:
+                tenant = by_code(code) if code else None
+                if code and tenant is None:
+                    raise ValueError(f"没有代码为 {code} 的租户")
+                engines[code] = service.engine_for(tenant) if tenant else service.base_engine()
+            return engines[code]
+
+        def entry(number: int, line: str) -> tuple[dict, object]:
+            """(the row, its engine) for a good line; (the row with "error", None) for a bad one."""
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                return {"line": number, "error": "不是合法的 JSON"}, None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
+                error = "每行应为含 text 字段（非空字符串）的 JSON 对象"
+                return ({**row, "error": error} if isinstance(row, dict) else {"line": number, "error": error}), None
+            try:
+                return row, engine(row.get("tenant") or default_tenant)
+            except ValueError as exc:
+                return {**row, "error": str(exc)}, None
+
+        def answer(chunk: list) -> None:
+            """Classify a chunk's good rows per engine, then write every row in input order."""
+            groups: dict[int, tuple[object, list[dict]]] = {}
+            for row, eng in chunk:
+                if eng is not None:
+                    groups.setdefault(id(eng), (eng, []))[1].append(row)
+            for eng, rows in groups.values():
+                for row, suggestion in zip(rows, eng.classify_many([r["text"][:service.MAX_TEXT] for r in rows])):
+                    result = suggestion.as_json()
+                    row.update({k: result[k] for k in FIELDS})
+            for row, _eng in chunk:
+                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+        with as_tenant(system_context()):
+            chunk: list = []
             for number, line in enumerate(sys.stdin, 1):
                 if not line.strip():
                     continue
-                row = None
-                try:
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError:
-                        raise ValueError("不是合法的 JSON") from None
-                    if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
-                        raise ValueError("每行应为含 text 字段（非空字符串）的 JSON 对象")
-                    code = row.get("tenant") or default_tenant
-                    try:
-                        suggestion = engine(code).classify(row["text"][:service.MAX_TEXT])
-                    except KeyError:
-                        raise ValueError(f"没有代码为 {code} 的租户") from None
-                    answer = suggestion.as_json()
-                    row.update({k: answer[k] for k in ("platform", "emergency", "kind", "confidence", "reasons",
-                                                       "suggested_units")})
-                except ValueError as exc:
+                row, eng = entry(number, line)
+                if eng is None:
                     bad += 1
-                    row = {**row, "error": str(exc)} if isinstance(row, dict) else {"line": number, "error": str(exc)}
-                    click.echo(f"第{number}行：{exc}", err=True)
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    click.echo(f"第{number}行：{row['error']}", err=True)
+                chunk.append((row, eng))
+                if len(chunk) >= CHUNK:
+                    answer(chunk)
+                    chunk = []
+            answer(chunk)
         if bad:
             sys.exit(1)
 

@@ -32,16 +32,15 @@ class Report:
 
 def evaluate(engine: Engine, examples: Sequence[Example]) -> Report:
     confusion = {p: dict.fromkeys(PLATFORMS, 0) for p in PLATFORMS}
-    right = kinds = flagged = caught = 0
+    right = kinds = flagged = true_flags = caught = 0
     missed = []
     emergencies = sum(1 for e in examples if e.emergency)
-    for example in examples:
-        s = engine.classify(example.text)
+    for example, s in zip(examples, engine.classify_many([e.text for e in examples])):
         confusion[example.platform][s.platform] += 1
         right += s.platform == example.platform
         kinds += s.kind == example.kind
-        if s.emergency:
-            flagged += 1
+        flagged += s.emergency
+        true_flags += s.emergency and example.emergency
         if example.emergency:
             if s.emergency and s.platform in EMERGENCY_SIDE:
                 caught += 1
@@ -53,7 +52,6 @@ def evaluate(engine: Engine, examples: Sequence[Example]) -> Report:
         support = sum(confusion[p].values())
         hit = confusion[p][p]
         classes[p] = (hit / predicted if predicted else 0.0, hit / support if support else 0.0, support)
-    true_flags = sum(1 for e in examples if e.emergency and engine.classify(e.text).emergency)
     n = len(examples) or 1
     return Report(n=len(examples), accuracy=right / n, kind_accuracy=kinds / n, emergencies=emergencies,
                   emergency_recall=caught / emergencies if emergencies else 1.0,

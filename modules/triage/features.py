@@ -98,7 +98,7 @@ def tokens(text: str, cut=rjieba.cut, skip=_SKIP) -> list[str]:
 
 
 def state(hits: dict[str, list[str]]) -> str:
-    """Whether the dangers found are live, called off (no one hurt, only a worry) or over."""
+    """Whether the dangers found are live, called off ("没有人受伤", "火已经灭了") or over (last month)."""
     if "cancel" in hits:
         return "calmed"
     if "past" in hits and "now" not in hits:
@@ -141,16 +141,31 @@ def _key(word: str, salt: int) -> int:
     return key
 
 
+def _word_keys(words: list[str], hits: dict[str, list[str]]) -> list[int]:
+    get = _keys.get
+    keys = [get(w) or _key(w, _WORD_SALT) for w in words]
+    keys += [get(n) or _key(n, _NAME_SALT) for n in _names(hits)]
+    return keys
+
+
+def _points(plain: str) -> np.ndarray:
+    return np.frombuffer(plain.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+
+
+def _pairs(points: np.ndarray) -> np.ndarray:
+    return points[:-1] << _PAIR_SHIFT | points[1:] | _PAIR
+
+
+def _bucket(ids: np.ndarray) -> np.ndarray:
+    return ((ids * _MULT) >> _SHIFT).astype(np.intp)
+
+
 def features(text: str, hits: dict[str, list[str]], words: list[str] | None = None) -> np.ndarray:
     """Bucket ids of the words, single characters, character pairs, cue groups and each danger with
     its state (live, calmed, over). A feature that occurs twice counts twice, in training as here."""
     words = tokens(text) if words is None else words
-    points = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    get = _keys.get
-    keys = [get(w) or _key(w, _WORD_SALT) for w in words]
-    keys += [get(n) or _key(n, _NAME_SALT) for n in _names(hits)]
-    parts = (points | _CHAR, points[:-1] << _PAIR_SHIFT | points[1:] | _PAIR, np.array(keys, dtype=np.uint64))
-    return ((np.concatenate(parts) * _MULT) >> _SHIFT).astype(np.intp)
+    points = _points("".join(words))
+    return _bucket(np.concatenate((points | _CHAR, _pairs(points), np.array(_word_keys(words, hits), np.uint64))))
 
 
 def features_many(rows: list[tuple[list[str], dict[str, list[str]]]]) -> Batch:
@@ -159,26 +174,19 @@ def features_many(rows: list[tuple[list[str], dict[str, list[str]]]]) -> Batch:
     pairs, words and cue names), each in request order."""
     plains = ["".join(words) for words, _hits in rows]
     lengths = np.array([len(p) for p in plains], dtype=np.int64)
-    points = np.frombuffer("".join(plains).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    get = _keys.get
+    points = _points("".join(plains))
     keys: list[int] = []
     key_counts = []
     for words, hits in rows:
-        before = len(keys)
-        keys += [get(w) or _key(w, _WORD_SALT) for w in words]
-        keys += [get(n) or _key(n, _NAME_SALT) for n in _names(hits)]
-        key_counts.append(len(keys) - before)
+        own = _word_keys(words, hits)
+        keys += own
+        key_counts.append(len(own))
     ends = np.cumsum(lengths)
     pair_ok = np.ones(max(len(points) - 1, 0), dtype=bool)
     pair_ok[ends[(lengths > 0) & (ends < len(points))] - 1] = False  # a request's last character pairs with nothing
-    pairs = (points[:-1] << _PAIR_SHIFT | points[1:] | _PAIR)[pair_ok]
-    pair_counts = np.maximum(lengths - 1, 0)
-
-    def bucket(ids):
-        return ((ids * _MULT) >> _SHIFT).astype(np.intp)
-
-    return Batch(parts=((bucket(points | _CHAR), lengths), (bucket(pairs), pair_counts),
-                        (bucket(np.array(keys, dtype=np.uint64)), np.array(key_counts, dtype=np.int64))))
+    return Batch(parts=((_bucket(points | _CHAR), lengths),
+                        (_bucket(_pairs(points)[pair_ok]), np.maximum(lengths - 1, 0)),
+                        (_bucket(np.array(keys, dtype=np.uint64)), np.array(key_counts, dtype=np.int64))))
 
 
 class Batch:

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from modules.deadlines.calendar import local_day
+from modules.triage.matcher import TEMPLATE
 from modules.triage.models import (CATEGORIES, CHANNELS, KINDS, PLATFORMS, ListChange, ListItem, ListVersion,
                                    TransferList, UnitMapping)
 from modules.units.models import Unit
@@ -25,7 +26,6 @@ from saas.db import crossing, utcnow
 from saas.extensions import db
 from tenants.models import Tenant
 
-TEMPLATE = Path(__file__).resolve().parent / "data" / "template.json"
 FIELDS = ("category", "matter", "covers", "phrases", "platform", "kind", "emergency", "channel", "departments",
           "unit_codes", "deadline_working_days", "legal_basis")
 _SPLIT = re.compile(r"[、，,；;\s]+")
@@ -82,12 +82,14 @@ def list_of(tenant: Tenant) -> TransferList | None:
 
 
 def in_force(lst: TransferList, day: date | None = None) -> ListVersion | None:
+    return in_force_of(versions(lst), day)
+
+
+def in_force_of(numbered: list[ListVersion], day: date | None = None) -> ListVersion | None:
+    """The newest published version whose effective date has come, among a list's versions."""
     day = day or local_day(utcnow())
-    with crossing(read=[lst.tenant_id]):
-        return db.session.scalar(
-            select(ListVersion).where(ListVersion.list_id == lst.id, ListVersion.status == "published",
-                                      ListVersion.effective_from <= day)
-            .order_by(ListVersion.number.desc()).limit(1))
+    return max((v for v in numbered if v.status == "published" and v.effective_from <= day),
+               key=lambda v: v.number, default=None)
 
 
 def effective_version(tenant: Tenant, day: date | None = None) -> ListVersion | None:

@@ -2,12 +2,16 @@
 pass), and, when no phrase is found, the words the request shares with an item's name and scope."""
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import ahocorasick
 
 from modules.triage.features import tokens
+
+TEMPLATE = Path(__file__).resolve().parent / "data" / "template.json"
 
 # Words too common in requests to tell matters apart.
 _STOP = frozenset("的 了 在 是 我 我们 你们 他们 有 和 与 或 等 及 人 个 这 那 就 也 都 不 没 没有 要 想 问 "
@@ -66,6 +70,17 @@ class Matcher:
         self.words = {w: (tuple(ix), math.log(1 + n / len(ix))) for w, ix in postings.items()
                       if len(ix) <= max(2, n // 10)}
 
+    @classmethod
+    def from_template(cls, path: Path = TEMPLATE) -> Matcher:
+        """The shipped province template's items, with their department fragments as the units
+        (no tenant's units: for the benchmark and the tests of the engine alone)."""
+        body = json.loads(path.read_text(encoding="utf-8"))
+        return cls([Matter(key=i["key"], matter=i["matter"], category=i["category"], platform=i["platform"],
+                           kind=i["kind"], emergency=i["emergency"], channel=i.get("channel"),
+                           units=tuple(i.get("departments") or ())[:1],
+                           deadline_working_days=i.get("deadline_working_days"), phrases=tuple(i["phrases"]),
+                           covers=i.get("covers", "")) for i in body["items"]])
+
     def scan(self, text: str, words: list[str]) -> Scan:
         """Score every item once: by the phrases found in the text, or, when none is, by the words
         the request shares with items' names and scopes."""
@@ -92,10 +107,6 @@ class Matcher:
                         scores[i] = scores.get(i, 0.0) + idf
                         shared.setdefault(i, []).append(word)
         return Scan(self.matters, scores, phrases, shared)
-
-    def best(self, text: str, words: list[str], platforms: frozenset[str] | None = None) -> Match | None:
-        """The best item (optionally only among items of the given platforms), or None."""
-        return self.scan(text, words).best(platforms)
 
 
 @dataclass

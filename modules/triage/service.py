@@ -116,7 +116,8 @@ def forget(tenant: Tenant | None = None) -> None:
 def matters_for(tenant: Tenant, version: ListVersion) -> list[Matter]:
     """The version's items with the units that `tenant` dispatches to."""
     own_list = version.tenant_id == tenant.id
-    county = lists.holder(tenant).id != tenant.id
+    hub = lists.holder(tenant)
+    county = hub.id != tenant.id
     units: list[Unit] = [] if own_list else lists.units_of(tenant)
     mapped = lists.mappings(tenant) if county else {}
     matters = []
@@ -124,7 +125,7 @@ def matters_for(tenant: Tenant, version: ListVersion) -> list[Matter]:
         codes = item.unit_codes if own_list else []
         if item.platform == "12345" and not own_list:
             codes = mapped.get(item.key) or lists.resolve_units(units, item.departments) or (
-                item.unit_codes if version.tenant_id == lists.holder(tenant).id else [])
+                item.unit_codes if version.tenant_id == hub.id else [])
         matters.append(Matter(key=item.key, matter=item.matter, category=item.category, platform=item.platform,
                               kind=item.kind, emergency=item.emergency, channel=item.channel, units=tuple(codes),
                               deadline_working_days=item.deadline_working_days, phrases=tuple(item.phrases),

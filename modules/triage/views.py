@@ -27,15 +27,15 @@ def _holder_list():
     return owner, lst, editable
 
 
-def _shown_version(lst, editable: bool) -> ListVersion | None:
+def _shown_version(numbered: list[ListVersion], draft, in_force) -> ListVersion | None:
+    """The version asked for (?v=N), else the draft being edited, else the one in force."""
     number = request.args.get("v", type=int)
     if number is not None:
-        version = lists.version_by_number(lst, number)
+        version = next((v for v in numbered if v.number == number), None)
         if version is None:
             abort(404)
         return version
-    draft = lists.draft_of(lst) if editable else None
-    return draft or lists.in_force(lst) or (lists.versions(lst) or [None])[0]
+    return draft or in_force or (numbered or [None])[0]
 
 
 @bp.get("/")
@@ -48,7 +48,10 @@ def index():
         province_version = lists.effective_version(tenant)
         return render_template("triage/empty.html", owner=owner, editable=editable, province_version=province_version,
                                may_copy=editable and tenant.level != "province")
-    version = _shown_version(lst, editable)
+    numbered = lists.versions(lst)
+    draft = next((v for v in numbered if v.status == "draft"), None) if editable else None
+    in_force = lists.in_force_of(numbered)
+    version = _shown_version(numbered, draft, in_force)
     items = lists.items(version) if version else []
     platform, q = request.args.get("platform", ""), request.args.get("q", "").strip()
     shown = [i for i in items if (not platform or i.platform == platform)
@@ -59,8 +62,8 @@ def index():
     model = service.newest_model(owner) if owner.is_hub else None
     return render_template(
         "triage/index.html", owner=owner, lst=lst, version=version, items=shown, total=len(items),
-        versions=lists.versions(lst), changes=lists.changes(version) if version else [], editable=editable,
-        draft=lists.draft_of(lst) if editable else None, in_force=lists.in_force(lst), platform=platform, q=q,
+        versions=numbered, changes=lists.changes(version) if version else [], editable=editable,
+        draft=draft, in_force=in_force, platform=platform, q=q,
         platforms=PLATFORMS, county=county, mappings=lists.mappings(tenant) if county else {}, units=units,
         stats=stats, model=model, today=local_day(utcnow()))
 
@@ -198,7 +201,7 @@ def discard():
 @require("lists.view")
 def try_it():
     """The try-it box: how a sentence is routed under the version shown (a draft before publishing)."""
-    owner, lst, editable = _holder_list()
+    _owner, lst, _editable = _holder_list()
     text = request.form.get("text", "").strip()
     if not text:
         return render_template("triage/_suggestion.html", s=None, message="请输入一句诉求内容")

@@ -145,3 +145,15 @@ def test_a_dumped_and_loaded_model_classifies_exactly_the_same(engine):
     loaded = Engine(again)
     for text in texts:
         assert loaded.classify(text).as_json() == engine.classify(text).as_json(), text
+
+
+def test_a_batch_gets_exactly_the_answers_of_one_at_a_time(app):
+    """The batch command and the evaluation use classify_many: its features and scores are computed
+    for a whole chunk at once, and must be the same as classify's, request by request."""
+    from modules.triage import corpus
+    from modules.triage.matcher import Matcher
+
+    with app.app_context():
+        engine = Engine(service.base_model(), Matcher.from_template())
+    texts = [e.text for e in corpus.load()[:400]] + ["", "路", "，，。", "路灯 坏了", KNIFE, STREET_LIGHT]
+    assert [s.as_json() for s in engine.classify_many(texts)] == [engine.classify(t).as_json() for t in texts]
