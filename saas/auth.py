@@ -5,13 +5,16 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from collections import OrderedDict
 from functools import cache
+from time import monotonic
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, session
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.orm import contains_eager, lazyload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from saas.db import TenantContext, utcnow
 from saas.extensions import db, login_manager
@@ -165,23 +168,72 @@ def _token_query():
     """A live token with its tenant and that tenant's scope lists, in one statement built once."""
     from tenants.service import scope_lists
 
-    return (select(ApiToken, *scope_lists()).join(ApiToken.tenant).options(contains_eager(ApiToken.tenant))
+    return (select(ApiToken, *scope_lists()).join(ApiToken.tenant)
+            .options(contains_eager(ApiToken.tenant), lazyload(ApiToken.unit))
             .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), Tenant.active)
             .execution_options(all_tenants=True))  # the token names its tenant; found by its secret hash
 
 
+@dataclass
+class _Resolved:
+    """What a token resolved to, kept by this process for a few seconds: the rows' column values
+    (not objects, which belong to one request's session) and the tenant context."""
+
+    at: float
+    token: dict
+    tenant: dict
+    context: TenantContext
+
+
+_resolved: OrderedDict[str, _Resolved] = OrderedDict()
+_RESOLVED_MAX = 4096
+
+
+def _columns(obj) -> dict:
+    return {attr.key: getattr(obj, attr.key) for attr in inspect(obj).mapper.column_attrs}
+
+
+def _attached(model, values: dict):
+    """A row known from an earlier request, put into this request's session without a query."""
+    obj = model(**values)
+    make_transient_to_detached(obj)
+    return db.session.merge(obj, load=False)
+
+
+def forget_tokens(token_hash: str | None = None) -> None:
+    """Drop what this process remembers of one token (revoked) or of all (a tenant changed); other
+    processes drop theirs within API_TOKEN_CACHE_SECONDS."""
+    if token_hash is None:
+        _resolved.clear()
+    else:
+        _resolved.pop(token_hash, None)
+
+
 def actor_for_token(secret: str) -> Actor | None:
-    """The actor behind a bearer token, or None when unknown or revoked."""
+    """The actor behind a bearer token, or None when unknown or revoked. A resolved token is kept
+    for API_TOKEN_CACHE_SECONDS, so that an API call does not pay a query to learn who calls."""
     from tenants.service import context_for
 
-    row = db.session.execute(_token_query(), {"token_hash": _token_hash(secret)}).first()
-    if row is None:
-        return None
-    token, served, below = row
-    context = context_for(token.tenant, token.role, None, lists=(served, below))
+    key = _token_hash(secret)
+    hit = _resolved.get(key)
+    if hit is not None and monotonic() - hit.at < current_app.config["API_TOKEN_CACHE_SECONDS"]:
+        token = _attached(ApiToken, hit.token)
+        set_committed_value(token, "tenant", _attached(Tenant, hit.tenant))
+        context = hit.context
+    else:
+        row = db.session.execute(_token_query(), {"token_hash": key}).first()
+        if row is None:
+            forget_tokens(key)
+            return None
+        token, served, below = row
+        context = context_for(token.tenant, token.role, None, lists=(served, below))
+        hit = _Resolved(monotonic(), _columns(token), _columns(token.tenant), context)
+        _resolved[key] = hit
+        if len(_resolved) > _RESOLVED_MAX:
+            _resolved.popitem(last=False)
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now  # flushed later, under the context the caller sets from this actor
+        token.last_used_at = hit.token["last_used_at"] = now  # flushed under the context set from this actor
     return Actor(tenant=token.tenant, role=token.role, token=token, unit_id=token.unit_id, context=context)
 
 

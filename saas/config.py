@@ -42,6 +42,9 @@ def load(instance_path: str) -> dict:
         "LOGIN_LOCK_MINUTES": _int("LOGIN_LOCK_MINUTES", 15),
         "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
+        # How long a web process trusts what a token resolved to: a revoked token or a changed
+        # tenant takes effect on every process within this time (at once on the one that changed it).
+        "API_TOKEN_CACHE_SECONDS": float(os.environ.get("API_TOKEN_CACHE_SECONDS", "10")),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
         "JSON_AS_ASCII": False,

@@ -6,7 +6,7 @@ from functools import cache
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import aliased
 
-from saas import permissions
+from saas import auth, permissions
 from saas.db import TenantContext
 from saas.extensions import db
 from tenants.models import LEVELS, Tenant
@@ -121,6 +121,7 @@ def update(tenant: Tenant, *, name: str, is_hub: bool, runs_12345: bool, runs_11
     tenant.runs_12345, tenant.runs_110, tenant.active = runs_12345, runs_110, active
     if hub_changed:
         recompute_hubs(tenant)
+    auth.forget_tokens()  # what tokens resolved to names this tenant and its scope
     return tenant
 
 

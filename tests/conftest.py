@@ -62,9 +62,11 @@ def app(stores):
 
 def _reset(app, stores) -> None:
     from modules.triage import service as triage
+    from saas import auth
     from saas.extensions import db
     from saas.redis import redis
 
+    auth.forget_tokens()  # so do token hashes' tenants
     triage.forget()  # tenant ids repeat from one fresh database to the next: no engine may outlive it
     with app.app_context():
         db.session.remove()

@@ -1,10 +1,12 @@
 """The JSON API under /api/v1: bearer tokens, tenant scope, JSON errors, OpenAPI, and the token CLI."""
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import func, select
+import time
 
-from saas.db import as_tenant, system_context, transaction
+import pytest
+from sqlalchemy import func, select, update
+
+from saas.db import as_tenant, system_context, transaction, utcnow
 from saas.extensions import db
 from saas.models import ApiToken, AuditLog
 from tests import factories
@@ -111,6 +113,41 @@ def test_revoked_token_is_unauthorized(app, world):
     _assert_unauthorized(client.get("/api/v1/me"))
     _assert_unauthorized(client.get("/api/v1/units"))
     assert _count(select(func.count(AuditLog.id)).where(AuditLog.action == "token.revoke")) == 1
+
+
+def test_a_token_revoked_by_another_process_stops_within_the_cache_time(app, world, monkeypatch):
+    """Another web process revokes: this one trusts what it resolved for API_TOKEN_CACHE_SECONDS."""
+    monkeypatch.setitem(app.config, "API_TOKEN_CACHE_SECONDS", 0.3)
+    secret = _token(world, "140105", "county_admin")
+    client = api(app, secret)
+    assert client.get("/api/v1/me").status_code == 200
+    with as_tenant(system_context()), transaction() as session:  # not through the service: no local forgetting
+        session.execute(update(ApiToken).where(ApiToken.prefix == secret[:10]).values(revoked_at=utcnow())
+                        .execution_options(all_tenants=True))
+    time.sleep(0.35)
+    _assert_unauthorized(client.get("/api/v1/me"))
+
+
+def test_a_deactivated_tenants_token_is_refused_at_once(app, world):
+    from tenants import service
+
+    secret = _token(world, "140105", "county_admin")
+    client = api(app, secret)
+    assert client.get("/api/v1/me").status_code == 200
+    with as_tenant(system_context()), transaction():
+        tenant = world["140105"]
+        service.update(db.session.merge(tenant), name="小店区", is_hub=False, runs_12345=True, runs_110=True,
+                       active=False)
+    _assert_unauthorized(client.get("/api/v1/me"))
+
+
+def test_a_remembered_token_acts_as_itself(app, world):
+    """The second call, answered from what the first resolved, is the same actor in the same scope."""
+    secret = _token(world, "140100", "dispatcher")
+    client = api(app, secret)
+    first, second = client.get("/api/v1/me").get_json(), client.get("/api/v1/me").get_json()
+    assert first == second and first["tenant"]["code"] == "140100"
+    assert _codes(client.get("/api/v1/units")) == _codes(api(app, secret).get("/api/v1/units"))
 
 
 # ---- /units ----------------------------------------------------------------------------------
