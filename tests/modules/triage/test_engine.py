@@ -112,19 +112,18 @@ def test_a_lost_cat_is_not_a_missing_person(engine):
 
 
 def test_an_uncertain_crash_is_flagged_uncertain_and_treated_as_an_emergency(engine):
-    """Below the emergency threshold but above the unsure one, with a crash cue: the engine cannot
+    """Below the emergency threshold but above the unsure one: the engine cannot
     rule an emergency out. The thresholds are set around the model's own probability for the text,
     so the test holds whatever the corpus teaches."""
     text = "路口撞车了"
     plain = engine.classify(text)
     p = float(plain.reasons[-1].rsplit("紧急可能 ", 1)[1].rstrip("%")) / 100
     assert 0.0 < p < 0.99, plain.reasons
-    strict = Engine(engine.model, thresholds=Thresholds(emergency=min(p + 0.05, 0.999), unsure=max(p - 0.05, 0.0),
-                                                        unsure_bare=1.0))
+    strict = Engine(engine.model, thresholds=Thresholds(emergency=min(p + 0.05, 0.999), unsure=max(p - 0.05, 0.0)))
     s = strict.classify(text)
     assert (s.platform, s.emergency, s.uncertain) == ("122", True, True), s.reasons
     assert UNSURE in s.reasons and s.confidence <= 0.5 and s.as_json()["uncertain"] is True
-    calm = strict.classify(STREET_LIGHT)  # no cue and a low probability: nothing to be unsure about
+    calm = strict.classify(STREET_LIGHT)  # a lower probability: nothing to be unsure about
     assert (calm.emergency, calm.uncertain) == (False, False) and UNSURE not in calm.reasons
 
 

@@ -24,7 +24,7 @@ def test_nothing_held_out_is_trained_on():
     assert len(corpus.load()) >= 800
 
 
-@pytest.mark.parametrize(("name", "accuracy", "recall"), [("held-out", 0.895, 0.98), ("fresh", 0.895, 0.99)])
+@pytest.mark.parametrize(("name", "accuracy", "recall"), [("held-out", 0.905, 0.985), ("fresh", 0.90, 0.985)])
 def test_the_engine_meets_the_readmes_figures(engine, name, accuracy, recall):
     examples = corpus.testing() if name == "held-out" else corpus.fresh()
     report = evaluate(engine, examples)
