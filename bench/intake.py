@@ -133,7 +133,8 @@ def _p(values: list[float], q: float) -> float:
 
 
 def _setup(env: dict) -> str:
-    """Migrate, create 太原市 and an agent token; returns the token."""
+    """Migrate, train the base triage model (as a release does), create 太原市 and an agent token;
+    returns the token."""
     script = (
         "from flask_migrate import upgrade\n"
         "from saas.app import create_app\n"
@@ -143,6 +144,8 @@ def _setup(env: dict) -> str:
         "app = create_app()\n"
         "with app.app_context():\n"
         "    upgrade()\n"
+        "    from modules.triage.service import base_model\n"
+        "    base_model()\n"
         "    with as_tenant(system_context()), transaction():\n"
         "        sx = service.by_code('140000') or service.create(code='140000', name='山西省', level='province', parent=None)\n"
         "        ty = service.by_code('140100') or service.create(code='140100', name='太原市', level='city', parent=sx, is_hub=True)\n"

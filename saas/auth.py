@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
-from collections import OrderedDict
 from functools import cache
 from time import monotonic
 

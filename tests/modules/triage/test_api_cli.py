@@ -126,3 +126,17 @@ def test_cli_classify_with_a_default_tenant_and_only_good_lines_exits_0(app, wor
     assert out[0]["suggested_units"] == ["140100-urban"] and out[0]["platform"] == "12345"
     bare, out = _classify(app, lines)  # no tenant: the corpus model alone, no units
     assert bare.exit_code == 0 and out[0]["suggested_units"] == [] and out[0]["platform"] == "12345"
+
+
+def test_cli_prepare_leaves_the_base_model_on_disk_for_every_process(app, world, monkeypatch):
+    from pathlib import Path
+
+    from modules.triage import service
+
+    folder = Path(app.instance_path) / "triage"
+    for old in folder.glob("base-*.bin"):
+        old.unlink()
+    monkeypatch.setattr(service, "_base", [])  # as a new process: nothing loaded yet
+    result = app.test_cli_runner().invoke(args=["triage", "prepare"])
+    assert result.exit_code == 0 and "base triage model ready" in result.output
+    assert [p.name for p in folder.glob("base-*.bin")] == [f"base-{service._base_digest()}.bin"]
