@@ -107,6 +107,7 @@ def create(*, code: str, name: str, level: str, parent: Tenant | None, is_hub: b
     db.session.add(tenant)
     db.session.flush()
     recompute_hubs(tenant)
+    auth.forget_tokens()  # a new county widens its hub's and its province's scope
     return tenant
 
 
