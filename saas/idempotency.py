@@ -75,11 +75,11 @@ def idempotent(view):
         if existing is not None:
             return _replay(existing, request_hash)
         record = IdempotencyRecord(tenant_id=token.tenant_id, token_id=token.id, key=key, request_hash=request_hash)
-        try:
-            with db.session.begin_nested():
-                db.session.add(record)
-                db.session.flush()
+        db.session.add(record)
+        try:  # the request's first write: no savepoint (SQLite's driver would commit on its release)
+            db.session.flush()
         except IntegrityError:  # a concurrent request with this key committed first
+            db.session.rollback()
             existing = _find(token.id, key)
             return _replay(existing, request_hash) if existing else error_response(
                 409, "相同 Idempotency-Key 的请求正在处理，请稍后重试", "idempotency_in_progress")
