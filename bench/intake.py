@@ -33,6 +33,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import percentile  # noqa: E402
+
 
 def bare_app():
     """The baseline: a Flask view that validates nothing and inserts one row with SQLAlchemy,
@@ -128,10 +130,6 @@ def _load(port: int, path: str, headers: dict, n: int, threads: int) -> tuple[fl
     return n / (time.perf_counter() - start), sorted(latencies)
 
 
-def _p(values: list[float], q: float) -> float:
-    return values[min(len(values) - 1, int(q * len(values)))] * 1000
-
-
 def _setup(env: dict) -> str:
     """Migrate, train the base triage model (as a release does), create 太原市 and an agent token;
     returns the token."""
@@ -200,10 +198,10 @@ def main() -> None:
     print(f"database: {backend}; {args.requests} requests in {args.rounds} alternating rounds, "
           f"{args.threads} client threads, {args.workers} gunicorn workers each; median round throughput")
     for name, (rps, lat) in results.items():
-        print(f"{name:12s} {rps:8.1f} req/s   p50 {_p(lat, .50):6.1f} ms   p99 {_p(lat, .99):6.1f} ms")
+        print(f"{name:12s} {rps:8.1f} req/s   p50 {percentile(lat, .50) * 1000:6.1f} ms   p99 {percentile(lat, .99) * 1000:6.1f} ms")
     (bare_rps, bare_lat), (case_rps, case_lat) = results["bare insert"], results["case intake"]
     print(f"throughput ratio (intake / bare): {case_rps / bare_rps:.2f}   (goal >= 0.50)")
-    print(f"p99 ratio (intake / bare):        {_p(case_lat, .99) / _p(bare_lat, .99):.2f}   (goal <= 2.00)")
+    print(f"p99 ratio (intake / bare):        {percentile(case_lat, .99) / percentile(bare_lat, .99):.2f}   (goal <= 2.00)")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -12,11 +11,11 @@ from time import monotonic
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, session
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import bindparam, event, inspect, select
 from sqlalchemy.orm import contains_eager, lazyload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from saas.db import TenantContext, utcnow
+from saas.db import TenantContext, TenantSession, utcnow
 from saas.extensions import db, login_manager
 from saas.models import ApiToken, Membership, User
 from saas.redis import redis
@@ -185,8 +184,9 @@ class _Resolved:
     context: TenantContext
 
 
-_resolved: OrderedDict[str, _Resolved] = OrderedDict()
+_resolved: dict[str, _Resolved] = {}
 _RESOLVED_MAX = 4096
+_generation = [0]  # bumped by every forgetting: a resolution read before one is not kept
 
 
 def _columns(obj) -> dict:
@@ -201,12 +201,40 @@ def _attached(model, values: dict):
 
 
 def forget_tokens(token_hash: str | None = None) -> None:
-    """Drop what this process remembers of one token (revoked) or of all (a tenant changed); other
-    processes drop theirs within API_TOKEN_CACHE_SECONDS."""
+    """Drop what this process remembers of one token or of all; other processes drop theirs within
+    API_TOKEN_CACHE_SECONDS. Committed changes call it by themselves (below)."""
+    _generation[0] += 1
     if token_hash is None:
         _resolved.clear()
     else:
         _resolved.pop(token_hash, None)
+
+
+@event.listens_for(TenantSession, "after_flush")
+def _note_changes(session, flush_context) -> None:
+    """A revoked token, or a tenant created or changed (its name, hub, scope, whether it is
+    active), makes what tokens resolved to stale: noted here, forgotten once committed."""
+    noted = session.info.setdefault("tokens_stale", set())
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Tenant):
+            noted.add(None)
+        elif isinstance(obj, ApiToken) and inspect(obj).attrs.revoked_at.history.has_changes():
+            noted.add(obj.token_hash)
+
+
+@event.listens_for(TenantSession, "after_commit")
+def _forget_committed(session) -> None:
+    noted = session.info.pop("tokens_stale", set())
+    if None in noted:
+        forget_tokens()
+    for token_hash in noted - {None}:
+        forget_tokens(token_hash)
+
+
+@event.listens_for(TenantSession, "after_transaction_end")
+def _drop_notes(session, transaction) -> None:
+    if transaction.parent is None:  # rolled back or closed: nothing changed
+        session.info.pop("tokens_stale", None)
 
 
 def actor_for_token(secret: str) -> Actor | None:
@@ -221,18 +249,21 @@ def actor_for_token(secret: str) -> Actor | None:
         set_committed_value(token, "tenant", _attached(Tenant, hit.tenant))
         context = hit.context
     else:
+        generation = _generation[0]
         row = db.session.execute(_token_query(), {"token_hash": key}).first()
         if row is None:
-            forget_tokens(key)
             return None
         token, served, below = row
         context = context_for(token.tenant, token.role, None, lists=(served, below))
         hit = _Resolved(monotonic(), _columns(token), _columns(token.tenant), context)
-        _resolved[key] = hit
-        if len(_resolved) > _RESOLVED_MAX:
-            _resolved.popitem(last=False)
+        if generation == _generation[0]:
+            if len(_resolved) >= _RESOLVED_MAX:
+                _resolved.pop(next(iter(_resolved), None), None)  # the oldest; safe if another thread cleared
+            _resolved[key] = hit
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        # Noted in the cache at once: a request that then rolls back leaves the time unrecorded
+        # for at most this minute, rather than every call writing it.
         token.last_used_at = hit.token["last_used_at"] = now  # flushed under the context set from this actor
     return Actor(tenant=token.tenant, role=token.role, token=token, unit_id=token.unit_id, context=context)
 

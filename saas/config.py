@@ -11,6 +11,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def _secret_key(instance: Path) -> str:
     """SECRET_KEY from the environment, else one generated once and kept in instance/."""
     if os.environ.get("SECRET_KEY"):
@@ -44,7 +49,7 @@ def load(instance_path: str) -> dict:
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
         # How long a web process trusts what a token resolved to: a revoked token or a changed
         # tenant takes effect on every process within this time (at once on the one that changed it).
-        "API_TOKEN_CACHE_SECONDS": float(os.environ.get("API_TOKEN_CACHE_SECONDS", "10")),
+        "API_TOKEN_CACHE_SECONDS": _float("API_TOKEN_CACHE_SECONDS", 10.0),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
         "JSON_AS_ASCII": False,

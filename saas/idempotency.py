@@ -76,7 +76,10 @@ def idempotent(view):
             return _replay(existing, request_hash)
         record = IdempotencyRecord(tenant_id=token.tenant_id, token_id=token.id, key=key, request_hash=request_hash)
         db.session.add(record)
-        try:  # the request's first write: no savepoint (SQLite's driver would commit on its release)
+        # No savepoint: SQLite's driver opens no transaction for one, and its release would commit
+        # the key of a request refused later. On a clash the whole session rolls back: only the
+        # token's last-use time can have been written before it.
+        try:
             db.session.flush()
         except IntegrityError:  # a concurrent request with this key committed first
             db.session.rollback()

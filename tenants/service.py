@@ -6,7 +6,7 @@ from functools import cache
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import aliased
 
-from saas import auth, permissions
+from saas import permissions
 from saas.db import TenantContext
 from saas.extensions import db
 from tenants.models import LEVELS, Tenant
@@ -30,6 +30,11 @@ def descendants_query(tenant: Tenant):
 def served_query(hub: Tenant):
     """Tenants whose 12345/110 linkage runs at `hub` (itself included)."""
     return select(Tenant).where(Tenant.hub_id == hub.id)
+
+
+def served_ids(hub: Tenant) -> list[int]:
+    """The hub and the counties whose linkage runs at it."""
+    return list(db.session.scalars(served_query(hub).with_only_columns(Tenant.id)))
 
 
 @cache
@@ -107,7 +112,6 @@ def create(*, code: str, name: str, level: str, parent: Tenant | None, is_hub: b
     db.session.add(tenant)
     db.session.flush()
     recompute_hubs(tenant)
-    auth.forget_tokens()  # a new county widens its hub's and its province's scope
     return tenant
 
 
@@ -122,7 +126,6 @@ def update(tenant: Tenant, *, name: str, is_hub: bool, runs_12345: bool, runs_11
     tenant.runs_12345, tenant.runs_110, tenant.active = runs_12345, runs_110, active
     if hub_changed:
         recompute_hubs(tenant)
-    auth.forget_tokens()  # what tokens resolved to names this tenant and its scope
     return tenant
 
 

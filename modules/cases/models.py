@@ -20,6 +20,7 @@ STATUSES = {
 OPEN_WORK = ("dispatched", "in_progress")
 CHANNELS = {"phone": "电话", "web": "网站", "wechat": "微信", "app": "App", "sms": "短信", "api": "接口",
             "transfer_110": "110转办", "transfer_12345": "12345转办"}
+MAX_TEXT = 4000  # characters of a request, an answer or a result
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
 GRADES = ("一般", "较大", "重大", "特别重大")
 EVENTS = {

@@ -23,13 +23,12 @@ from saas.extensions import db
 from saas.permissions import PermissionDenied, check, role as role_of
 from saas.text import valid_phone
 from modules.triage import service as triage
-from modules.cases.models import CHANNELS, SATISFACTION, Case, CaseCounter, CaseEvent
+from modules.cases.models import CHANNELS, MAX_TEXT, SATISFACTION, Case, CaseCounter, CaseEvent
 from modules.deadlines import calendar
 from modules.deadlines.service import KINDS_110, KINDS_12345, URGENCIES, policy_for
 from tenants.models import Tenant
 from tenants.service import served_query
 
-MAX_TEXT = 4000
 KINDS = {"12345": KINDS_12345, "110": KINDS_110}
 
 

@@ -85,10 +85,8 @@ def new():
     if request.method == "POST":
         data = _intake_data(request.form)
         try:
-            case = service.intake(g.actor.tenant, g.actor, data)
-            sent = _send_on(case, data)
-        except (service.CaseError, transfers.TransferError) as exc:
-            db.session.rollback()
+            case, sent = transfers.intake_and_send_on(g.actor.tenant, g.actor, data)
+        except service.CaseError as exc:  # the request's transaction rolls back (422)
             errors = exc.errors
         else:
             flash(f"已受理，工单号 {case.number}" + ("，已即问即答办结" if case.status == "closed" else "")
@@ -97,15 +95,6 @@ def new():
     return render_template("cases/new.html", data=data, errors=errors, kinds=_kinds(), channels=CHANNELS,
                            urgencies=URGENCIES, places=_places(), platform=service.platform_of(g.actor, None)), \
         (422 if errors else 200)
-
-
-def _send_on(case: Case, data: service.IntakeData):
-    """The agent accepted a suggestion for the other platform: hand the case over in the same step
-    (an emergency goes straight to the police; 12345 keeps its own case to coordinate)."""
-    if not data.transfer_to or data.transfer_to == case.platform or data.answer:
-        return None
-    reason = "智能分流建议由" + data.transfer_to + "受理，话务员采纳"
-    return transfers.send(case, g.actor, transfers.TransferData(to=data.transfer_to, reason=reason))
 
 
 @bp.post("/assist")

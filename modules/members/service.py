@@ -176,5 +176,4 @@ def create_token(actor: Actor | None, *, tenant: Tenant, role: str, unit_code: s
 def revoke_token(actor: Actor | None, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        auth.forget_tokens(token.token_hash)
     audit.record(actor, "token.revoke", token, detail={"name": token.name}, label=None if actor else "命令行")

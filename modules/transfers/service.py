@@ -241,6 +241,17 @@ def check_state(case: Case, purpose: str) -> None:
         raise refused
 
 
+def intake_and_send_on(tenant: Tenant, actor: Actor, data: cases.IntakeData) -> tuple[Case, Transfer | None]:
+    """Intake; when the agent accepted a suggestion for the other platform (`transfer_to`), hand
+    the case over in the same step (an emergency goes straight to the police; 12345 keeps its own
+    case to coordinate). A consultation answered on the spot is not sent on."""
+    case = cases.intake(tenant, actor, data)
+    if not data.transfer_to or data.transfer_to == case.platform or data.answer:
+        return case, None
+    reason = "智能分流建议由" + data.transfer_to + "受理，话务员采纳"
+    return case, send(case, actor, TransferData(to=data.transfer_to, reason=reason))
+
+
 def send(case: Case, actor: Actor, data: TransferData) -> Transfer:
     """Hand a case (or, for a linked purpose, part of it) to the other platform along the hub route."""
     cases.require_owner(case, actor, "transfers.send")

@@ -21,7 +21,7 @@ from saas.templating import SHANGHAI
 from modules.cases.models import Case
 from modules.transfers.models import PURPOSES, Transfer, TransferHop
 from tenants.models import Tenant
-from tenants.service import served_query
+from tenants.service import served_ids
 
 DAYS = 7                 # the chart and the acceptance times cover this many local days, today included
 LATE_MINUTES = 30        # a transfer pending longer than this is shown in red
@@ -46,11 +46,6 @@ def viewable_hubs(actor: Actor) -> list[Tenant]:
         served.setdefault(hub_id, set()).add(tenant_id)
     read = actor.context.read_ids
     return [h for h in hubs if actor.context.unrestricted or served.get(h.id, {h.id}) <= read]
-
-
-def served_ids(hub: Tenant) -> list[int]:
-    """The hub and the counties whose linkage runs at it."""
-    return list(db.session.scalars(served_query(hub).with_only_columns(Tenant.id)))
 
 
 # ---- the figures ----------------------------------------------------------------------------

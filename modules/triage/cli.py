@@ -38,6 +38,7 @@ def init_app(app: Flask) -> None:
         platform, emergency, kind, confidence, reasons and suggested_units. Lines are classified in
         chunks (Engine.classify_many). A bad line is written back with "error" and counted; the exit
         status is 1 if any line was bad."""
+        from modules.cases.models import MAX_TEXT
         from modules.triage import service
         from tenants.service import by_code
 
@@ -73,7 +74,7 @@ def init_app(app: Flask) -> None:
                 if eng is not None:
                     groups.setdefault(id(eng), (eng, []))[1].append(row)
             for eng, rows in groups.values():
-                for row, suggestion in zip(rows, eng.classify_many([r["text"][:service.MAX_TEXT] for r in rows])):
+                for row, suggestion in zip(rows, eng.classify_many([r["text"][:MAX_TEXT] for r in rows])):
                     result = suggestion.as_json()
                     row.update({k: result[k] for k in FIELDS})
             for row, _eng in chunk:

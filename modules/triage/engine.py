@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from modules.triage.cues import BY_NAME, DANGER, GROUPS
-from modules.triage.features import cue_hits, features, features_many, tokens
+from modules.triage.features import cue_hits, features, features_many, state, tokens
 from modules.triage.matcher import Match, Matcher
 from modules.triage.model import KIND_OFFSET as _KIND_OFFSET
 from modules.triage.model import KINDS, PLATFORMS, LinearModel, probabilities
@@ -31,7 +31,7 @@ _PLATFORM_INDEX = {p: i for i, p in enumerate(PLATFORMS)}
 _KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
 _ONLY = {p: frozenset({p}) for p in PLATFORMS}
 _EMERGENCY_IDX = tuple(PLATFORMS.index(p) for p in EMERGENCY_SIDE)
-_NOT_ALWAYS_IDX = tuple(i for i, p in enumerate(PLATFORMS) if p not in ("119", "120"))
+_NOT_ALWAYS_IDX = tuple(i for i, p in enumerate(PLATFORMS) if p not in _ALWAYS_EMERGENCY)
 _KIND_COLUMNS = {p: tuple(_KIND_OFFSET + _KIND_INDEX[k] for k in PLATFORM_KINDS[p]) for p in PLATFORMS}
 _LABEL = {g.name: g.label + "：" for g in GROUPS}
 _OTHER = frozenset(g.name for g in GROUPS if g.role == "other")
@@ -92,26 +92,21 @@ class Engine:
         self.t = thresholds
 
     def classify(self, text: str) -> Suggestion:
-        text, hits, words, ids = self._read(text)
-        return self._decide(text, hits, words, self.model.logits(ids))
+        text, hits, words = self._read(text)
+        return self._decide(text, hits, words, self.model.logits(features(text, hits, words)))
 
     def classify_many(self, texts: list[str]) -> list[Suggestion]:
         """The same answers as classify, with the features and the model's scores computed for the
         whole batch in one numpy pass."""
-        read = []
-        for text in texts:
-            text = (text or "").strip()
-            read.append((text, cue_hits(text), tokens(text)))
+        read = [self._read(text) for text in texts]
         logits, platform, emergency = self.model.scores_many(features_many([(w, h) for _t, h, w in read]))
         return [self._decide(text, hits, words, row, (p, e))
                 for (text, hits, words), row, p, e in zip(read, logits, platform, emergency)]
 
     @staticmethod
-    def _read(text: str):
+    def _read(text: str) -> tuple[str, dict[str, list[str]], list[str]]:
         text = (text or "").strip()
-        hits = cue_hits(text)
-        words = tokens(text)
-        return text, hits, words, features(text, hits, words)
+        return text, cue_hits(text), tokens(text)
 
     def _decide(self, text: str, hits: dict, words: list[str], logits: list[float],
                 probs: tuple[list[float], float] | None = None) -> Suggestion:
@@ -123,7 +118,6 @@ class Engine:
         injured = "injury" in hits
         crash = "traffic" in hits
         calmed = "cancel" in hits
-        over = "past" in hits and "now" not in hits
         for name, found in hits.items():
             if name != "question":
                 reasons.append(_LABEL[name] + _quote(found))
@@ -131,7 +125,7 @@ class Engine:
         # Emergency: the model's probability (which sees each danger cue with its state), lowered
         # for a mere worry; between `unsure` and `emergency` the engine cannot rule one out.
         score = p_emergency
-        live_danger = (danger or injured) and not calmed and not over
+        live_danger = (danger or injured) and state(hits) == "live"
         # Only a worry: every danger word stands after "担心/怕/万一" ("担心起火"), none is stated.
         worry_only = any(w not in _WORRY_WORDS for w in hits.get("hypothetical", ())) and not (
             danger or injured or crash)

@@ -27,8 +27,6 @@ class Matter:
     matter: str
     category: str
     platform: str
-    kind: str
-    emergency: bool
     channel: str | None
     units: tuple[str, ...]
     deadline_working_days: int | None
@@ -39,8 +37,6 @@ class Matter:
 @dataclass
 class Match:
     matter: Matter
-    index: int
-    score: float = 0.0
     phrases: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
 
@@ -76,7 +72,7 @@ class Matcher:
         (no tenant's units: for the benchmark and the tests of the engine alone)."""
         body = json.loads(path.read_text(encoding="utf-8"))
         return cls([Matter(key=i["key"], matter=i["matter"], category=i["category"], platform=i["platform"],
-                           kind=i["kind"], emergency=i["emergency"], channel=i.get("channel"),
+                           channel=i.get("channel"),
                            units=tuple(i.get("departments") or ())[:1],
                            deadline_working_days=i.get("deadline_working_days"), phrases=tuple(i["phrases"]),
                            covers=i.get("covers", "")) for i in body["items"]])
@@ -125,4 +121,4 @@ class Scan:
         top = max(scores, key=lambda i: (scores[i], -i))
         if top not in self.phrases and scores[top] < 2.5:  # one shared common word is not a match
             return None
-        return Match(self.matters[top], top, scores[top], self.phrases.get(top, []), self.shared.get(top, []))
+        return Match(self.matters[top], self.phrases.get(top, []), self.shared.get(top, []))

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer
 
-from modules.cases.models import Case
+from modules.cases.models import MAX_TEXT, Case
 from modules.triage import corpus, lists
 from modules.triage.engine import Engine, Suggestion
 from modules.triage.matcher import Matcher, Matter
@@ -28,10 +28,9 @@ from modules.units.models import Unit
 from saas.db import crossing, utcnow
 from saas.extensions import db
 from tenants.models import Tenant
-from tenants.service import served_query
+from tenants.service import served_ids
 
 LOOKUP_SECONDS = 30
-MAX_TEXT = 4000
 _lock = threading.Lock()
 _lookups: dict[int, tuple[float, tuple]] = {}
 _engines: dict[tuple, Engine] = {}
@@ -94,9 +93,8 @@ def _lookup(tenant: Tenant) -> tuple:
         return cached[1]
     hub = lists.holder(tenant)
     version = lists.effective_version(tenant)
-    with crossing(read=[hub.id]):
-        model_id = db.session.scalar(select(TriageModel.id).where(TriageModel.tenant_id == hub.id)
-                                     .order_by(TriageModel.trained_at.desc(), TriageModel.id.desc()).limit(1))
+    newest = newest_model(hub)
+    model_id = newest.id if newest else None
     stamp = tuple(_mapping_stamp(tenant)) if hub.id != tenant.id else ()
     key = (tenant.id, version.id if version else None, model_id, stamp)
     _lookups[tenant.id] = (now + LOOKUP_SECONDS, key)
@@ -127,7 +125,7 @@ def matters_for(tenant: Tenant, version: ListVersion) -> list[Matter]:
             codes = mapped.get(item.key) or lists.resolve_units(units, item.departments) or (
                 item.unit_codes if version.tenant_id == hub.id else [])
         matters.append(Matter(key=item.key, matter=item.matter, category=item.category, platform=item.platform,
-                              kind=item.kind, emergency=item.emergency, channel=item.channel, units=tuple(codes),
+                              channel=item.channel, units=tuple(codes),
                               deadline_working_days=item.deadline_working_days, phrases=tuple(item.phrases),
                               covers=item.covers))
     return matters
@@ -138,12 +136,13 @@ def engine_for(tenant: Tenant) -> Engine:
     engine = _engines.get(key)
     if engine is None:
         _tenant_id, version_id, model_id, _stamp = key
-        if model_id is not None:
-            with crossing(read=[lists.holder(tenant).id]):
-                model = LinearModel.load(db.session.get(TriageModel, model_id).weights)
-        else:
-            model = base_model()
         hub = lists.holder(tenant)
+        # A hub's model serves its counties too: weights are read and decompressed once a process.
+        model = base_model() if model_id is None else next(
+            (e.model for k, e in list(_engines.items()) if k[2] == model_id), None)
+        if model is None:
+            with crossing(read=[hub.id]):
+                model = LinearModel.load(db.session.get(TriageModel, model_id).weights)
         with crossing(read=[hub.id, lists.province_of(hub).id]):  # lists are read down the tree
             version = db.session.get(ListVersion, version_id) if version_id else None
             matcher = Matcher(matters_for(tenant, version)) if version else None
@@ -180,9 +179,9 @@ def suggest(tenant: Tenant, text: str) -> Suggestion:
 
 
 def unit_names(codes: list[str]) -> dict[str, str]:
+    """Names of the units the actor may read (a suggestion only names units of the asking tenant's list)."""
     if not codes:
         return {}
-    """Names of the units the actor may read (a suggestion only names units of the asking tenant's list)."""
     return dict(db.session.execute(select(Unit.code, Unit.name).where(Unit.code.in_(codes))).all())
 
 
@@ -208,16 +207,14 @@ def intake_record(suggestion: Suggestion, *, platform: str, chosen_platform: str
         suggested, chosen, fields))}
 
 
-def record_dispatch(case: Case, lead_code: str) -> dict | None:
+def record_dispatch(case: Case, lead_code: str) -> None:
     """The dispatcher's lead unit against the suggested units, when there were any."""
     triage = case.triage or {}
     units = triage.get("suggested_units") or []
-    if not units:
-        return None
-    fields = [] if lead_code in units else ["unit"]
-    decision = _decision({"unit": units}, {"unit": lead_code}, fields, "派单时改选承办单位" if fields else None)
-    case.triage = {**triage, "dispatch": decision}
-    return decision
+    if units:
+        fields = [] if lead_code in units else ["unit"]
+        case.triage = {**triage, "dispatch": _decision({"unit": units}, {"unit": lead_code}, fields,
+                                                       "派单时改选承办单位" if fields else None)}
 
 
 def _decision(suggested: dict, chosen: dict, fields: list[str], label: str | None) -> dict:
@@ -240,7 +237,7 @@ def override_stats(hub: Tenant, days: int = 30) -> dict:
     """Over the cases received in the last `days` at the hub and the counties it serves: how many
     suggestions were decided on (intake and dispatch), how many overridden, what the agents changed
     them to, and which matter types were overridden most. One grouped query over JSON fields."""
-    ids = list(db.session.scalars(served_query(hub).with_only_columns(Tenant.id))) or [hub.id]
+    ids = served_ids(hub) or [hub.id]
     since = utcnow() - timedelta(days=days)
     t = Case.triage
     columns = (t[("decision", "outcome")].as_string(), t[("decision", "label")].as_string(),

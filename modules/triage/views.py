@@ -6,6 +6,8 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from modules.cases.models import MAX_TEXT
+from modules.cases.service import platform_of
 from modules.deadlines.calendar import local_day
 from modules.triage import lists, service
 from modules.triage.jobs import retrain
@@ -13,7 +15,7 @@ from modules.triage.lists import ItemData, ListError
 from modules.triage.models import CATEGORIES, CHANNELS, KINDS, PLATFORMS, ListVersion
 from saas import jobs
 from saas.db import utcnow
-from saas.permissions import has, require, role
+from saas.permissions import has, require
 
 bp = Blueprint("triage", __name__, url_prefix="/lists", template_folder="templates")
 
@@ -43,7 +45,6 @@ def _shown_version(numbered: list[ListVersion], draft, in_force) -> ListVersion 
 def index():
     owner, lst, editable = _holder_list()
     tenant = g.actor.tenant
-    province_version = None
     if lst is None:
         province_version = lists.effective_version(tenant)
         return render_template("triage/empty.html", owner=owner, editable=editable, province_version=province_version,
@@ -171,7 +172,6 @@ def publish():
     try:
         day = date.fromisoformat(raw) if raw else None
     except ValueError:
-        day = None
         flash("生效日期格式应为 年-月-日", "error")
         return redirect(url_for("triage.index", v=draft.number))
     try:
@@ -207,7 +207,7 @@ def try_it():
         return render_template("triage/_suggestion.html", s=None, message="请输入一句诉求内容")
     version = lists.version_by_number(lst, request.form.get("v", type=int) or 0) if lst else None
     engine = service.draft_engine(g.actor.tenant, version) if version else service.engine_for(g.actor.tenant)
-    suggestion = engine.classify(text[:service.MAX_TEXT])
+    suggestion = engine.classify(text[:MAX_TEXT])
     return render_template("triage/_suggestion.html", s=suggestion, units=service.unit_names(suggestion.units),
                            tried=True, version=version)
 
@@ -220,7 +220,7 @@ def suggest():
     if len(text) < 4:
         return render_template("triage/_suggestion.html", s=None, message="输入诉求内容后，这里显示智能分流建议")
     suggestion = service.suggest(g.actor.tenant, text)
-    own = role(g.actor.role).platform or "12345"
+    own = platform_of(g.actor, None)
     # What one click sets on the form: the kind as this desk records it, and whether to send it on.
     send_to = "110" if own == "12345" and suggestion.platform == "110" else (
         "12345" if own == "110" and suggestion.platform == "12345" else "")

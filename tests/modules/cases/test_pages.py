@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -28,7 +27,6 @@ from tests.conftest import run_worker, text_of
 from tests.factories import context_of
 
 PHONE, NAME = "13800005678", "王女士（演示）"
-ROOT = Path(__file__).resolve().parents[3]
 
 
 # ---- helpers: services for setup, fresh snapshots for checks ----------------------------------

@@ -3,7 +3,6 @@ process) against the real database and Redis."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from rq.job import Job
 from sqlalchemy import func, select
@@ -25,10 +24,7 @@ from modules.units.models import Unit
 from tests.conftest import run_worker
 from tests.factories import case_row, context_of
 
-ROOT = Path(__file__).resolve().parents[3]
 REMIND = "modules.dispatch.jobs:remind"
-
-
 
 
 def _read(fn):

@@ -26,10 +26,10 @@ from saas.db import as_tenant, system_context, transaction
 from saas.extensions import db
 from saas.outbox import OutboxMessage
 from modules.cases import service as cases
-from tests.factories import as_system
 from modules.exchange import service as exchange
 from modules.transfers import service as transfers
-from tests.factories import context_of
+from tests import conftest
+from tests.factories import as_system, context_of
 
 ROOT = Path(__file__).resolve().parents[3]
 DEADLINE = 180  # seconds: two cores shared with other test runs; every wait polls up to this
@@ -132,10 +132,7 @@ def flask_cmd(*args) -> list[str]:
 
 def run_worker() -> subprocess.CompletedProcess:
     """A forking `flask worker --burst`: runs every queued job (and those they queue), then exits."""
-    done = subprocess.run(flask_cmd("worker", "--burst"), cwd=ROOT, env=os.environ.copy(), capture_output=True,
-                          text=True, timeout=DEADLINE)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
+    return conftest.run_worker(timeout=DEADLINE)
 
 
 def start_worker() -> subprocess.Popen:

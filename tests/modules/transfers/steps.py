@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -16,11 +15,8 @@ from modules.cases.models import Case, CaseEvent
 from modules.transfers import service as transfers
 from modules.transfers.models import Transfer, TransferHop
 from tenants.models import Tenant
-from tests.conftest import run_worker  # noqa: F401  (the tests of this folder take it from here)
 from tests import factories
 from tests.factories import context_of
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @contextmanager
@@ -160,8 +156,6 @@ def counts() -> tuple:
 def snapshot(case_id: int, transfer_id: int | None = None) -> tuple:
     return (case_state(case_id), transfer_state(transfer_id) if transfer_id else None,
             hops(transfer_id) if transfer_id else None, counts())
-
-
 
 
 def elsewhere(app, fn):

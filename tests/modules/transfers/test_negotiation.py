@@ -20,8 +20,9 @@ from modules.transfers import negotiation
 from modules.transfers import service as transfers
 from modules.transfers.models import Transfer
 from modules.transfers.service import TransferError
+from tests.conftest import run_worker
 from tests.modules.transfers.steps import (accept, acting, case_state, elsewhere, event_types, events, hops, intake,
-                                           notices, read, reject, run_worker, send, snapshot, system, transfer_state)
+                                           notices, read, reject, send, snapshot, system, transfer_state)
 
 EXPIRE = "modules.transfers.negotiation:expire"
 
