@@ -230,7 +230,8 @@ def intake(tenant: Tenant, actor: Actor, data: IntakeData) -> Case:
     errors, platform, place = validate_intake(tenant, actor, data)
     if errors:
         raise CaseError(errors)
-    record = triage.intake_record(suggestion, platform=platform, chosen_platform=data.transfer_to or platform,
+    sent_on = data.transfer_to if not data.answer else None  # an answer on the spot is not sent on
+    record = triage.intake_record(suggestion, platform=platform, chosen_platform=sent_on or platform,
                                   kind=data.kind, emergency=data.emergency) if suggestion else None
     now = utcnow()
     case = Case(

@@ -61,12 +61,13 @@ def index():
     units = {u.code: u.name for u in lists.units_of(tenant if county else owner)}
     stats = service.override_stats(owner) if owner.is_hub else None
     model = service.newest_model(owner) if owner.is_hub else None
+    job_id, state = _training()
     return render_template(
         "triage/index.html", owner=owner, lst=lst, version=version, items=shown, total=len(items),
         versions=numbered, changes=lists.changes(version) if version else [], editable=editable,
         draft=draft, in_force=in_force, platform=platform, q=q,
         platforms=PLATFORMS, county=county, mappings=lists.mappings(tenant) if county else {}, units=units,
-        stats=stats, model=model, today=local_day(utcnow()))
+        stats=stats, model=model, job_id=job_id, state=state, today=local_day(utcnow()))
 
 
 @bp.post("/create")
@@ -261,11 +262,16 @@ def train():
     return redirect(url_for("triage.index", job=job.id) + "#model")
 
 
+def _training() -> tuple[str, str | None]:
+    """The retraining job named by `?job=` (the train button's redirect) and its state."""
+    job_id = request.args.get("job", "")
+    return job_id, jobs.job_state(job_id, {g.actor.tenant.id}) if job_id else None
+
+
 @bp.get("/model")
 @require("lists.view")
 def model_status():
     owner = lists.holder(g.actor.tenant)
-    job_id = request.args.get("job", "")
-    state = jobs.job_state(job_id, {g.actor.tenant.id}) if job_id else None
+    job_id, state = _training()
     return render_template("triage/_model.html", model=service.newest_model(owner), job_id=job_id, state=state)
 

@@ -105,6 +105,17 @@ def test_accepting_a_110_suggestion_on_the_intake_page_saves_transfers_and_count
     assert [d[:3] for d in _decisions(case.id)] == [("intake", "accepted", [])]
 
 
+def test_an_answer_on_the_spot_is_not_recorded_as_sent_on(world):
+    """An agent who accepted a 110 suggestion but then answered on the spot kept the case: the
+    decision says 12345 against the suggestion's 110, and nothing was handed over."""
+    taiyuan_list(world)
+    case_id = _intake("ty_agent", KNIFE, kind="咨询", emergency=True, transfer_to="110", answer="已告知拨打110（演示）")
+    (decision,) = _decisions(case_id)
+    assert decision[:2] == ("intake", "overridden") and "platform" in decision[2]
+    assert (decision[4]["platform"], decision[5]["platform"]) == ("110", "12345")
+    assert system(lambda: db.session.scalar(select(Transfer.id))) is None
+
+
 def _dispatch(case_id, lead):
     with acting("ty_dispatcher", "140100") as dispatcher:
         dispatch.dispatch(db.session.get(Case, case_id), dispatcher,

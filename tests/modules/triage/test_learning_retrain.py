@@ -2,6 +2,8 @@
 `flask worker --burst` process) against the real database and Redis; the engine then uses it."""
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 from sqlalchemy import select
@@ -91,6 +93,8 @@ def test_the_train_button_enqueues_the_job_for_the_hub_only(world, login):
         (job_id, "modules.triage.jobs:retrain", world["140100"].id)]
     status = text_of(admin.get(f"/t/140100/lists/model?job={job_id}"))
     assert "正在重新训练（排队中）" in status
+    landed = admin.get(r.headers["Location"]).get_data(as_text=True)  # where the button's redirect lands
+    assert "正在重新训练（排队中）" in re.sub(r'<[^>]+>', ' ', landed) and f"/lists/model?job={job_id}" in landed
     assert login("xd_admin").post("/t/140105/lists/model/train").status_code == 403
     assert login("ty_agent").post("/t/140100/lists/model/train").status_code == 403
     assert len(jobs.queue().jobs) == 1
