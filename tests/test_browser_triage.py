@@ -86,7 +86,7 @@ def test_list_draft_is_tried_then_published_and_the_old_version_stays(app, world
     page.fill("#f-phrases", "共享单车、单车乱停、小黄车")
     page.select_option("#f-category", "投诉举报")
     page.select_option("#f-kind", "投诉")
-    page.fill("#f-days", "3")
+    page.fill("#f-deadline_working_days", "3")
     page.check("input[name=unit_codes][value=\"140100-chengxiang\"]")
     page.click("[data-testid=item-form] button[type=submit]")
     expect(page.locator("[data-testid=items]")).to_contain_text("共享单车乱停放（测试）")

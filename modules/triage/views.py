@@ -116,8 +116,12 @@ def _item_form() -> ItemData:
 
 
 def _item_page(draft, item, data, errors):
+    def same(values):  # a select's (value, label) pairs where the value is its own label
+        return [(v, v) for v in values]
+
     return render_template("triage/item.html", draft=draft, item=item, data=data, errors=errors,
-                           categories=CATEGORIES, platforms=PLATFORMS, kinds=KINDS, channels=CHANNELS,
+                           categories=same(CATEGORIES), platforms=PLATFORMS, kinds=same(KINDS["12345"] + KINDS["110"]),
+                           channels=same(CHANNELS),
                            units=lists.units_of(g.actor.tenant)), (422 if errors else 200)
 
 

@@ -66,6 +66,9 @@ def test_a_draft_is_edited_through_the_forms_published_and_the_old_version_stays
     assert "未能保存：110的诉求类型应为报警、紧急求助、警务投诉" in text_of(bad)
     no_days = admin.post(f"{LISTS}/draft/items/new", {**NEW_ITEM, "deadline_working_days": ""})
     assert no_days.status_code == 422 and "12345事项请填写办理时限（1至60个工作日）" in text_of(no_days)
+    long_basis = admin.post(f"{LISTS}/draft/items/new", {**NEW_ITEM, "legal_basis": "依" * 501})
+    assert long_basis.status_code == 422  # said at the field, not only in the summary above the form
+    assert '<small class="error" id="e-legal_basis">依据不能超过500个字</small>' in long_basis.get_data(as_text=True)
     assert (count_rows(ListItem), count_rows(ListChange)) == before
     _ok(admin.post(f"{LISTS}/draft/items/new", NEW_ITEM), 302)
     (key,) = [k for k, i in _keys(2).items() if i.matter == "电动自行车飞线充电（测试）"]
