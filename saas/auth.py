@@ -12,10 +12,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, session
 from sqlalchemy import bindparam, event, inspect, select
-from sqlalchemy.orm import contains_eager, lazyload, make_transient_to_detached
+from sqlalchemy.orm import contains_eager, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from saas.db import TenantContext, TenantSession, utcnow
+from saas.db import TenantContext, TenantSession, attach_loaded, utcnow
 from saas.extensions import db, login_manager
 from saas.models import ApiToken, Membership, User
 from saas.redis import redis
@@ -193,13 +193,6 @@ def _columns(obj) -> dict:
     return {attr.key: getattr(obj, attr.key) for attr in inspect(obj).mapper.column_attrs}
 
 
-def _attached(model, values: dict):
-    """A row known from an earlier request, put into this request's session without a query."""
-    obj = model(**values)
-    make_transient_to_detached(obj)
-    return db.session.merge(obj, load=False)
-
-
 def forget_tokens(token_hash: str | None = None) -> None:
     """Drop what this process remembers of one token or of all; other processes drop theirs within
     API_TOKEN_CACHE_SECONDS. Committed changes call it by themselves (below)."""
@@ -245,8 +238,8 @@ def actor_for_token(secret: str) -> Actor | None:
     key = _token_hash(secret)
     hit = _resolved.get(key)
     if hit is not None and monotonic() - hit.at < current_app.config["API_TOKEN_CACHE_SECONDS"]:
-        token = _attached(ApiToken, hit.token)
-        set_committed_value(token, "tenant", _attached(Tenant, hit.tenant))
+        token = attach_loaded(ApiToken, hit.token)
+        set_committed_value(token, "tenant", attach_loaded(Tenant, hit.tenant))
         context = hit.context
     else:
         generation = _generation[0]

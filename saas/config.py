@@ -34,7 +34,6 @@ def load(instance_path: str) -> dict:
     return {
         "SECRET_KEY": _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "EMBEDDED_REDIS_FILE": str(instance / "redis.rdb"),
         "SESSION_COOKIE_HTTPONLY": True,

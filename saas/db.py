@@ -7,15 +7,20 @@ context may write raises. The one way to read across tenants is the execution op
 """
 from __future__ import annotations
 
+import select
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from time import monotonic
 
 from flask import g, has_app_context
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import DateTime, Engine, ForeignKey, event
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, with_loader_criteria
+from sqlalchemy import DateTime, Engine, ForeignKey, event, inspect
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
+from sqlalchemy.orm import (Mapped, declared_attr, make_transient_to_detached, mapped_column, relationship,
+                            with_loader_criteria)
 from sqlalchemy.types import TypeDecorator
 
 
@@ -122,6 +127,32 @@ class TenantOwned:
         return relationship("Tenant", lazy="joined", innerjoin=True, foreign_keys=[cls.tenant_id])
 
 
+def attach_loaded(model, values: dict):
+    """A row whose column values are known (remembered from an earlier request, or returned by the
+    INSERT that wrote it), put into this request's session without a query: built as a load builds
+    it (values straight into the instance's dict: no constructor, no change events), then attached
+    under its identity. An instance already in the session wins."""
+    obj = inspect(model).class_manager.new_instance()
+    obj.__dict__.update(values)
+    make_transient_to_detached(obj)
+    from saas.extensions import db
+
+    present = db.session.identity_map.get(inspect(obj).key)
+    if present is not None:
+        return present
+    db.session.add(obj)
+    return obj
+
+
+def require_writable(tenant_id: int, what: str) -> None:
+    """The write wall, for rows written by a statement rather than by a flush."""
+    ctx = current_context()
+    if ctx is None:
+        raise TenantContextMissing(f"no tenant context: {what} cannot be written")
+    if not ctx.may_write(tenant_id):
+        raise TenantWriteRefused(f"{what} of tenant {tenant_id} is outside this context")
+
+
 def tenant_owned_models() -> list[type]:
     """Every mapped TenantOwned class (the generic isolation test walks this list)."""
     from saas.extensions import db
@@ -204,6 +235,36 @@ def _sqlite_pragmas(dbapi_connection, record) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+
+PING_AFTER_IDLE_SECONDS = 30
+
+
+@event.listens_for(Pool, "checkin")
+def _note_checkin(dbapi_connection, record) -> None:
+    record.info["checked_in_at"] = monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_if_doubtful(dbapi_connection, record, proxy) -> None:
+    """Pessimistic disconnect handling without a round trip per request. A server connection is
+    pinged at checkout only when there is reason to doubt it: its socket has something to read
+    while idle (the server closed it, or is shutting down, or was restarted), or it sat idle long
+    enough for a timeout or a firewall to have dropped it. A dead one is replaced before use."""
+    fileno = getattr(dbapi_connection, "fileno", None)
+    checked_in_at = record.info.get("checked_in_at")
+    if fileno is None or checked_in_at is None:  # embedded SQLite, or a connection just opened
+        return
+    readable, _, _ = select.select([fileno()], [], [], 0)
+    if not readable and monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception as exc:  # the driver's own error types differ; any failure means not usable
+        raise DisconnectionError("connection found dead at checkout") from exc
 
 
 def register_transaction_boundary(app) -> None:

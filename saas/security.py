@@ -39,12 +39,17 @@ def init_app(app) -> None:
             return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
         return None
 
+    always = dict(HEADERS)
+    if app.config["SESSION_COOKIE_SECURE"]:
+        always["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+
     @app.after_request
     def _headers(response):
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if app.config["SESSION_COOKIE_SECURE"]:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if request.endpoint != "static":
-            response.headers.setdefault("Cache-Control", "no-store")
+        # One pass over what the view set (a view's own value wins), not one search per header.
+        present = {name.lower() for name in response.headers.keys()}
+        for name, value in always.items():
+            if name.lower() not in present:
+                response.headers[name] = value
+        if request.endpoint != "static" and "cache-control" not in present:
+            response.headers["Cache-Control"] = "no-store"
         return response

@@ -150,6 +150,37 @@ def test_a_remembered_token_acts_as_itself(app, world):
     assert _codes(client.get("/api/v1/units")) == served
 
 
+def test_calls_over_the_rate_are_refused_per_token_and_say_when_to_come_back(app, world, monkeypatch):
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "3 per minute")
+    busy, other = api(app, _token(world, "140100", "dispatcher")), api(app, _token(world, "140100", "dispatcher"))
+    assert [busy.get("/api/v1/me").status_code for _ in range(3)] == [200, 200, 200]
+    refused = busy.get("/api/v1/me")
+    assert refused.status_code == 429 and refused.mimetype == "application/json"
+    error = refused.get_json()["error"]
+    assert error["code"] == "too_many_requests" and "频繁" in error["message"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert other.get("/api/v1/me").status_code == 200  # each token has its own allowance
+
+
+def test_a_dead_database_connection_is_replaced_before_a_request_uses_it(app, world):
+    """The server ended a pooled connection (a restart, an administrator): the next request is
+    served on a new one, without a ping on every checkout."""
+    from sqlalchemy import create_engine, text
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a server connection is needed")
+    client = api(app, _token(world, "140100", "dispatcher"))
+    assert client.get("/api/v1/me").status_code == 200  # the pool now holds server connections
+    outsider = create_engine(db.engine.url)
+    with outsider.connect() as conn:
+        ended = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    outsider.dispose()
+    time.sleep(0.2)
+    assert ended >= 1
+    assert client.get("/api/v1/me").status_code == 200
+
+
 # ---- /units ----------------------------------------------------------------------------------
 
 def _codes(response) -> set[str]:

@@ -74,3 +74,29 @@ def test_reply_before_accept_is_refused_and_changes_nothing(world):
     with ctx:
         with pytest.raises(cases.CaseError, match="不是本单位"):
             dispatch.accept(_load(Assignment, lead_id), other)
+
+
+def test_numbers_follow_the_days_counter_past_five_digits(world):
+    from modules.cases.models import CaseCounter
+    from modules.deadlines import calendar
+    from saas.db import system_context, utcnow
+
+    first, second = _intake(world), _intake(world)
+    with as_tenant(system_context()), transaction():
+        numbers = [_load(Case, first).number, _load(Case, second).number]
+        day = calendar.local_day(utcnow())
+        assert numbers == [f"140100-{day:%Y%m%d}-00001", f"140100-{day:%Y%m%d}-00002"]
+        counter = db.session.scalar(select(CaseCounter).where(CaseCounter.tenant_id == world["140100"].id))
+        counter.last = 99999
+    with as_tenant(system_context()), transaction():
+        assert _load(Case, _intake(world)).number == f"140100-{day:%Y%m%d}-100000"
+
+
+def test_a_case_is_not_written_for_a_tenant_the_actor_may_not_write(world):
+    from saas.db import TenantWriteRefused, system_context
+
+    actor, ctx = _as("ty_agent", "140100")
+    with pytest.raises(TenantWriteRefused), ctx, transaction():
+        cases.intake(world["350526"], actor, cases.IntakeData(text="路灯不亮（演示）", kind="求助"))
+    with as_tenant(system_context()):
+        assert db.session.scalar(select(Case).execution_options(all_tenants=True)) is None
