@@ -131,8 +131,8 @@ def _load(port: int, path: str, headers: dict, n: int, threads: int) -> tuple[fl
 
 
 def _setup(env: dict) -> str:
-    """Migrate, train the base triage model (as a release does), create 太原市 and an agent token;
-    returns the token."""
+    """Migrate, train the base triage model (as a release does), create 太原市 and an agent token,
+    create the bare endpoint's table; returns the token."""
     script = (
         "from flask_migrate import upgrade\n"
         "from saas.app import create_app\n"
@@ -149,6 +149,8 @@ def _setup(env: dict) -> str:
         "        ty = service.by_code('140100') or service.create(code='140100', name='太原市', level='city', parent=sx, is_hub=True)\n"
         "        _, secret = auth.issue_token(tenant=ty, role='agent_12345', unit_id=None, name='bench', created_by=None)\n"
         "    print(secret)\n"
+        "from bench.intake import bare_app\n"
+        "bare_app()  # its table, made once here: two workers creating it at once can collide\n"
     )
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return out.stdout.strip().splitlines()[-1]
