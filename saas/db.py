@@ -7,7 +7,7 @@ context may write raises. The one way to read across tenants is the execution op
 """
 from __future__ import annotations
 
-import select
+from select import select as ready_to_read
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -255,7 +255,7 @@ def _ping_if_doubtful(dbapi_connection, record, proxy) -> None:
     checked_in_at = record.info.get("checked_in_at")
     if fileno is None or checked_in_at is None:  # embedded SQLite, or a connection just opened
         return
-    readable, _, _ = select.select([fileno()], [], [], 0)
+    readable, _, _ = ready_to_read([fileno()], [], [], 0)
     if not readable and monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
         return
     try:
