@@ -255,7 +255,10 @@ def _ping_if_doubtful(dbapi_connection, record, proxy) -> None:
     checked_in_at = record.info.get("checked_in_at")
     if fileno is None or checked_in_at is None:  # embedded SQLite, or a connection just opened
         return
-    readable, _, _ = ready_to_read([fileno()], [], [], 0)
+    try:
+        readable, _, _ = ready_to_read([fileno()], [], [], 0)
+    except Exception as exc:  # the driver closed it already
+        raise DisconnectionError("connection found closed at checkout") from exc
     if not readable and monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
         return
     try:
