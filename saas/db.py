@@ -145,7 +145,8 @@ def attach_loaded(model, values: dict):
 
 
 def require_writable(tenant_id: int, what: str) -> None:
-    """The write wall, for rows written by a statement rather than by a flush."""
+    """The write wall: checked for every row a flush writes, and by services that write rows with
+    a statement of their own."""
     ctx = current_context()
     if ctx is None:
         raise TenantContextMissing(f"no tenant context: {what} cannot be written")
@@ -222,8 +223,7 @@ def _refuse_foreign_writes(session, flush_context, instances) -> None:
             obj.tenant_id = obj.tenant.id
         if obj.tenant_id is None and ctx.tenant_id is not None and obj in session.new:
             obj.tenant_id = ctx.tenant_id
-        if not ctx.may_write(obj.tenant_id):
-            raise TenantWriteRefused(f"{type(obj).__name__} of tenant {obj.tenant_id} is outside this context")
+        require_writable(obj.tenant_id, type(obj).__name__)
 
 
 @event.listens_for(Engine, "connect")
