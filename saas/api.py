@@ -46,7 +46,7 @@ def _over_limit():
     if limiter.limiter.hit(rate, "api", key):
         return None
     reset_at, _ = limiter.limiter.get_window_stats(rate, "api", key)
-    response, status = error_response(429, "请求过于频繁，请稍后再试", "too_many_requests")
+    response, status = error_response(429)  # the project's message and code for 429
     response.headers["Retry-After"] = str(max(1, math.ceil(reset_at - time.time())))
     return response, status
 

@@ -7,11 +7,11 @@ context may write raises. The one way to read across tenants is the execution op
 """
 from __future__ import annotations
 
-from select import select as ready_to_read
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from select import select as ready_to_read
 from time import monotonic
 
 from flask import g, has_app_context

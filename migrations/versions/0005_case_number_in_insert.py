@@ -14,8 +14,8 @@ depends_on = None
 
 
 def upgrade():
-    # The day's counter is bumped by the INSERT that uses the number (modules.cases.service.next_number):
-    # same upsert and format as the Python path, one round trip instead of two.
+    # The day's counter is bumped by the INSERT that uses the number (modules.cases.service.numbering):
+    # the same upsert and format as SQLite's separate statement, one round trip instead of two.
     if op.get_bind().dialect.name == "postgresql":
         op.execute("""
             CREATE FUNCTION next_case_number(p_tenant integer, p_day date, p_prefix text) RETURNS text

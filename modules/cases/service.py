@@ -241,7 +241,7 @@ def numbering(tenant: Tenant, at) -> dict:
     the number the same way), which saves intake a round trip; elsewhere it runs now."""
     day = calendar.local_day(at)
     prefix = f"{tenant.code}-{day:%Y%m%d}-"
-    connection = db.session.connection()  # a Core statement on the session's transaction: no ORM layer
+    connection = db.session.connection()  # the session's transaction: where the upsert runs, whichever runs it
     if connection.dialect.name == "postgresql":
         return {"number_tenant": tenant.id, "number_day": day, "number_prefix": prefix}
     seq = connection.execute(_counter_upsert(), {"tenant_id": tenant.id, "day": day}).scalar_one()
