@@ -74,11 +74,11 @@ class Thresholds:
     version did, caught no emergency this threshold misses and cost 1.4 points of accuracy."""
 
     emergency: float = 0.5   # the emergency probability from which a request is an emergency
-    unsure: float = 0.06     # from here the engine cannot rule an emergency out: it says so, emergency side
-    cue_boost: float = 0.2   # how far a live danger cue pulls the platform towards its emergency line
+    unsure: float = 0.15     # from here the engine cannot rule an emergency out: it says so, emergency side
+    cue_boost: float = 0.1   # how far a live danger cue pulls the platform towards its emergency line
     item_boost: float = 0.15  # how far a list item's phrases pull the platform towards the item's
     worry_factor: float = 0.5  # what a worry without any danger stated multiplies the emergency probability by
-    other_boost: float = 0.4  # how far a cue of a court, the discipline commission ... pulls to "neither"
+    other_boost: float = 0.2  # how far a cue of a court, the discipline commission ... pulls to "neither"
 
 
 def _quote(words: list[str], limit: int = 3) -> str:

@@ -168,10 +168,12 @@ def features(text: str, hits: dict[str, list[str]], words: list[str] | None = No
     return _bucket(np.concatenate((points | _CHAR, _pairs(points), np.array(_word_keys(words, hits), np.uint64))))
 
 
-def features_many(rows: list[tuple[list[str], dict[str, list[str]]]]) -> Batch:
-    """The features of many requests (their words and cue hits) at once: the same bucket ids as
-    `features`, with the numpy work done once per batch, in three parts (characters, character
-    pairs, words and cue names), each in request order."""
+def features_many(rows: list[tuple[list[str], dict[str, list[str]]]]):
+    """The features of many requests (their words and cue hits) at once, as a sparse matrix of
+    counts (rows: requests, columns: buckets): the same bucket ids as `features`, with the numpy
+    work done once per batch."""
+    from scipy.sparse import coo_matrix
+
     plains = ["".join(words) for words, _hits in rows]
     lengths = np.array([len(p) for p in plains], dtype=np.int64)
     points = _points("".join(plains))
@@ -184,27 +186,11 @@ def features_many(rows: list[tuple[list[str], dict[str, list[str]]]]) -> Batch:
     ends = np.cumsum(lengths)
     pair_ok = np.ones(max(len(points) - 1, 0), dtype=bool)
     pair_ok[ends[(lengths > 0) & (ends < len(points))] - 1] = False  # a request's last character pairs with nothing
-    return Batch(parts=((_bucket(points | _CHAR), lengths),
-                        (_bucket(_pairs(points)[pair_ok]), np.maximum(lengths - 1, 0)),
-                        (_bucket(np.array(keys, dtype=np.uint64)), np.array(key_counts, dtype=np.int64))))
-
-
-class Batch:
-    """Bucket ids of many requests, in parts; each part is (ids in request order, count per request)."""
-
-    def __init__(self, parts):
-        self.parts = parts
-
-    def sums(self, weights: np.ndarray) -> np.ndarray:
-        """Per request, the sum of its features' rows of `weights`."""
-        n = len(self.parts[0][1])
-        total = np.zeros((n, weights.shape[1]), dtype=weights.dtype)
-        for ids, counts in self.parts:
-            if not len(ids):
-                continue
-            gathered = np.vstack([weights.take(ids, axis=0), np.zeros((1, weights.shape[1]), weights.dtype)])
-            starts = np.cumsum(counts) - counts
-            summed = np.add.reduceat(gathered, np.minimum(starts, len(ids)), axis=0)
-            summed[counts == 0] = 0  # reduceat gives the element at an empty segment's start
-            total += summed
-        return total
+    parts = ((_bucket(points | _CHAR), lengths),
+             (_bucket(_pairs(points)[pair_ok]), np.maximum(lengths - 1, 0)),
+             (_bucket(np.array(keys, dtype=np.uint64)), np.array(key_counts, dtype=np.int64)))
+    requests = np.arange(len(rows))
+    row_ids = np.concatenate([np.repeat(requests, counts) for _ids, counts in parts])
+    column_ids = np.concatenate([ids for ids, _counts in parts])
+    matrix = coo_matrix((np.ones(len(column_ids), np.float32), (row_ids, column_ids)), shape=(len(rows), BUCKETS))
+    return matrix.tocsr()  # duplicates summed: counts

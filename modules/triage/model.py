@@ -1,6 +1,7 @@
-"""The statistical part of triage: three linear models over the same hashed features (platform,
-emergency, kind), trained with scikit-learn and exported as one weight matrix, so that scoring a
-request is one numpy gather and sum: no scikit-learn call per request, no per-feature Python loop."""
+"""The statistical part of triage: three linear support vector machines over the same hashed,
+tf-idf weighted features (platform, emergency, kind), trained with scikit-learn, calibrated into
+probabilities and exported as one weight matrix, so that scoring a request is a few numpy
+operations over its features' rows: no scikit-learn call per request, no per-feature Python loop."""
 from __future__ import annotations
 
 import io
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from modules.triage.corpus import Example
-from modules.triage.features import BUCKETS, cue_hits, features
+from modules.triage.features import BUCKETS, cue_hits, features_many, tokens
 
 PLATFORMS = ("12345", "110", "119", "120", "122", "other")
 KINDS = ("咨询", "求助", "投诉", "举报", "意见建议", "报警", "紧急求助", "警务投诉")
@@ -40,20 +41,38 @@ def probabilities(logits: Sequence[float]) -> tuple[list[float], float]:
     return platform, 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logits[_J]))))
 
 
-class LinearModel:
-    """`weights` is BUCKETS × WIDTH; a request's scores are the sum of its features' rows plus `bias`."""
+def weigh(counts, idf: np.ndarray):
+    """Feature counts (a sparse matrix) as the model reads them: each count as 1 + log(count), times
+    the feature's idf, each row scaled to length 1, so a long request weighs no more than a short
+    one and a feature every request has weighs little."""
+    x = counts.tocsr(copy=True).astype(np.float32)
+    x.data = (1.0 + np.log(x.data)) * idf[x.indices]
+    lengths = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    lengths[lengths == 0] = 1.0
+    x.data /= np.repeat(lengths, np.diff(x.indptr)).astype(np.float32)
+    return x
 
-    def __init__(self, weights: np.ndarray, bias: np.ndarray):
+
+class LinearModel:
+    """`weights` is BUCKETS × WIDTH; a request's logits are its weighted features (`weigh`) times
+    `weights`, plus `bias`. `idf` is 0 for a feature training never saw: it then counts for nothing."""
+
+    def __init__(self, weights: np.ndarray, bias: np.ndarray, idf: np.ndarray):
         self.weights = weights
         self.bias = bias
+        self.idf = idf
 
     def logits(self, ids: np.ndarray) -> list[float]:
-        return (self.weights.take(ids, axis=0).sum(axis=0) + self.bias).tolist()
+        """One request's logits, from its bucket ids (`features`): the arithmetic of `weigh` for one row."""
+        ids, counts = np.unique(ids, return_counts=True)
+        values = (1.0 + np.log(counts.astype(np.float32))) * self.idf[ids]
+        length = math.sqrt(float(values @ values)) or 1.0
+        return ((values / length) @ self.weights[ids] + self.bias).tolist()
 
-    def scores_many(self, matrix) -> tuple[list[list[float]], list[list[float]], list[float]]:
-        """For many requests at once, from their features (`features_many`): the logits, the
+    def scores_many(self, counts) -> tuple[list[list[float]], list[list[float]], list[float]]:
+        """For many requests at once, from their feature counts (`features_many`): the logits, the
         platform probabilities and the emergency probabilities (what `probabilities` gives for one)."""
-        logits = matrix.sums(self.weights) + self.bias
+        logits = weigh(counts, self.idf) @ self.weights + self.bias
         joint = logits[:, :_J]
         exps = np.exp(joint - joint.max(axis=1, keepdims=True))
         platform = (exps @ _TO_PLATFORM) / exps.sum(axis=1, keepdims=True)
@@ -62,52 +81,97 @@ class LinearModel:
 
     def dump(self) -> bytes:
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, weights=self.weights, bias=self.bias)
+        np.savez_compressed(buffer, weights=self.weights, bias=self.bias, idf=self.idf)
         return buffer.getvalue()
 
     @classmethod
-    def load(cls, blob: bytes) -> LinearModel:
+    def load(cls, blob: bytes) -> LinearModel | None:
+        """The model in `blob`; None for one an earlier engine made (no idf: its weights read raw
+        counts), which its hub no longer uses."""
         with np.load(io.BytesIO(blob)) as data:
-            return cls(data["weights"], data["bias"])
+            if "idf" not in data:
+                return None
+            return cls(data["weights"], data["bias"], data["idf"])
 
 
 def design(examples: Sequence[Example]):
     """The examples' feature counts as a sparse matrix (rows: examples, columns: buckets)."""
-    from scipy.sparse import csr_matrix
-
-    rows = [features(e.text, cue_hits(e.text)) for e in examples]
-    indptr = np.cumsum([0] + [len(r) for r in rows])
-    indices = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
-    matrix = csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(examples), BUCKETS))
-    matrix.sum_duplicates()
-    return matrix
+    return features_many([(tokens(e.text), cue_hits(e.text)) for e in examples])
 
 
-def train(examples: Sequence[Example], *, c: float = 10.0) -> LinearModel:
-    """Fit the three models on the examples and export them. scikit-learn is imported here only:
-    web processes score with the exported matrix and never load it."""
+def _idf(counts) -> np.ndarray:
+    n = counts.shape[0]
+    documents = np.bincount(counts.indices, minlength=BUCKETS)
+    return np.where(documents > 0, np.log((1.0 + n) / (1.0 + documents)) + 1.0, 0.0).astype(np.float32)
+
+
+def _margins(x, labels, classes, *, balanced=False) -> tuple[np.ndarray, np.ndarray]:
+    """A linear support vector machine's weights and bias per class, in `classes` order (a class
+    with no example gets a bias far below the others)."""
+    from sklearn.svm import LinearSVC
+
+    svm = LinearSVC(C=SVM_C, loss="hinge", max_iter=20_000, class_weight="balanced" if balanced else None)
+    svm.fit(x, labels)
+    coef, intercept = np.zeros((len(classes), BUCKETS)), np.full(len(classes), -30.0)
+    if len(svm.classes_) == 2:  # one row for two classes: the second's margin
+        coef[classes.index(svm.classes_[1])], intercept[classes.index(svm.classes_[1])] = svm.coef_[0], svm.intercept_[0]
+        coef[classes.index(svm.classes_[0])], intercept[classes.index(svm.classes_[0])] = 0.0, 0.0
+    else:
+        for i, label in enumerate(svm.classes_):
+            coef[classes.index(label)], intercept[classes.index(label)] = svm.coef_[i], svm.intercept_[i]
+    return coef, intercept
+
+
+SVM_C = 2.0
+FOLDS = 5
+
+
+def _calibration(x, joint: list[str], emergency: list[bool]) -> tuple[float, float, float]:
+    """How margins become probabilities, fitted on margins of examples the margins' model did not
+    see (5 folds): a temperature for the platform head's softmax, and a slope and an offset for the
+    emergency head's sigmoid (Platt scaling)."""
+    from scipy.optimize import minimize_scalar
     from sklearn.linear_model import LogisticRegression
 
-    x = design(examples)
+    n = x.shape[0]
+    fold = np.arange(n) % FOLDS
+    joint_margin, emergency_margin = np.zeros((n, _J)), np.zeros(n)
+    for k in range(FOLDS):
+        train_rows, test_rows = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        coef, intercept = _margins(x[train_rows], [joint[i] for i in train_rows], JOINT)
+        joint_margin[test_rows] = x[test_rows] @ coef.T + intercept
+        coef, intercept = _margins(x[train_rows], [emergency[i] for i in train_rows], (False, True), balanced=True)
+        emergency_margin[test_rows] = x[test_rows] @ coef[1] + intercept[1]
+    truth = np.array([JOINT.index(j) for j in joint])
 
-    def fit(labels, classes):
-        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(x, labels)
-        coef, intercept = np.zeros((len(classes), BUCKETS)), np.full(len(classes), -30.0)
-        for i, label in enumerate(model.classes_):
-            row = classes.index(label)
-            if len(model.classes_) == 2:  # scikit-learn keeps one row for two classes
-                sign = 1 if i == 1 else -1
-                coef[row], intercept[row] = sign * model.coef_[0] / 2, sign * model.intercept_[0] / 2
-            else:
-                coef[row], intercept[row] = model.coef_[i], model.intercept_[i]
-        return coef, intercept
+    def loss(temperature: float) -> float:
+        z = joint_margin / temperature
+        z -= z.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(n), truth]))
 
-    platform = fit([e.platform + ("!" if e.emergency else "") for e in examples], JOINT)
-    emergency = fit([str(e.emergency) for e in examples], ("False", "True"))
-    kind = fit([e.kind for e in examples], KINDS)
-    # The emergency logit is True's minus False's (two-class softmax as one sigmoid).
-    em_coef = emergency[0][1] - emergency[0][0]
-    em_bias = emergency[1][1] - emergency[1][0]
-    weights = np.vstack([platform[0], em_coef[None, :], kind[0]]).T.astype(np.float32)
-    bias = np.concatenate([platform[1], [em_bias], kind[1]]).astype(np.float32)
-    return LinearModel(np.ascontiguousarray(weights), bias)
+    temperature = minimize_scalar(loss, bounds=(0.01, 10.0), method="bounded").x
+    platt = LogisticRegression(C=1e6).fit(emergency_margin[:, None], emergency)
+    return temperature, float(platt.coef_[0][0]), float(platt.intercept_[0])
+
+
+def train(examples: Sequence[Example]) -> LinearModel:
+    """Fit the three heads (linear support vector machines over the weighted features) and export
+    them as one matrix whose logits are already probabilities' logits: the platform head's margins
+    divided by the calibrated temperature, the emergency head's margin put through Platt's line.
+    scikit-learn is imported here only: web processes score with the exported matrix."""
+    counts = design(examples)
+    idf = _idf(counts)
+    x = weigh(counts, idf)
+    # The examples in a fixed shuffled order, so that the calibration's folds mix the corpus's files.
+    order = np.random.default_rng(7).permutation(len(examples))
+    x, examples = x[order], [examples[i] for i in order]
+    joint = [e.platform + ("!" if e.emergency else "") for e in examples]
+    emergency = [e.emergency for e in examples]
+    temperature, slope, offset = _calibration(x, joint, emergency)
+
+    platform = _margins(x, joint, JOINT)
+    urgent = _margins(x, emergency, (False, True), balanced=True)
+    kind = _margins(x, [e.kind for e in examples], KINDS)
+    weights = np.vstack([platform[0] / temperature, slope * urgent[0][1][None, :], kind[0]]).T
+    bias = np.concatenate([platform[1] / temperature, [slope * urgent[1][1] + offset], kind[1]])
+    return LinearModel(np.ascontiguousarray(weights.astype(np.float32)), bias.astype(np.float32), idf)
