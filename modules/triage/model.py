@@ -25,6 +25,8 @@ _TO_PLATFORM = np.array([[1.0 if PLATFORMS.index(j.rstrip("!")) == p else 0.0 fo
                          for j in JOINT])
 WIDTH = _J + 1 + _K  # joint platform logits, the emergency logit, kind logits
 KIND_OFFSET = _J + 1
+SVM_C = 2.0  # the machines' regularisation, by 5-fold cross-validation on the training part (1, 2 and 4 tried)
+FOLDS = 5  # the calibration's folds
 
 
 def probabilities(logits: Sequence[float]) -> tuple[list[float], float]:
@@ -110,7 +112,8 @@ def _margins(x, labels, classes, *, balanced=False) -> tuple[np.ndarray, np.ndar
     with no example gets a bias far below the others)."""
     from sklearn.svm import LinearSVC
 
-    svm = LinearSVC(C=SVM_C, loss="hinge", max_iter=20_000, class_weight="balanced" if balanced else None)
+    svm = LinearSVC(C=SVM_C, loss="hinge", max_iter=20_000, class_weight="balanced" if balanced else None,
+                    random_state=0)  # the solver visits examples in a random order: fixed, so training repeats exactly
     svm.fit(x, labels)
     coef, intercept = np.zeros((len(classes), BUCKETS)), np.full(len(classes), -30.0)
     if len(svm.classes_) == 2:  # one row for two classes: the second's margin
@@ -121,9 +124,6 @@ def _margins(x, labels, classes, *, balanced=False) -> tuple[np.ndarray, np.ndar
             coef[classes.index(label)], intercept[classes.index(label)] = svm.coef_[i], svm.intercept_[i]
     return coef, intercept
 
-
-SVM_C = 2.0
-FOLDS = 5
 
 
 def _calibration(x, joint: list[str], emergency: list[bool]) -> tuple[float, float, float]:

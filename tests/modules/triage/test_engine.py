@@ -3,12 +3,15 @@ matters for neither platform), uncertainty, a hub's list naming the matter and i
 model's export."""
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pytest
 
 from modules.triage import service
 from modules.triage.engine import Engine, Thresholds
 from modules.triage.features import cue_hits
-from modules.triage.model import LinearModel
+from modules.triage.model import LinearModel, train
 from tests.modules.triage.steps import KNIFE, STREET_LIGHT, acting, taiyuan_list
 
 UNSURE = "无法排除危及人身或公共安全的情况，按紧急处置，请核实"
@@ -156,3 +159,18 @@ def test_a_batch_gets_exactly_the_answers_of_one_at_a_time(app):
         engine = Engine(service.base_model(), Matcher.from_template())
     texts = [e.text for e in corpus.load()[:400]] + ["", "路", "，，。", "路灯 坏了", KNIFE, STREET_LIGHT]
     assert [s.as_json() for s in engine.classify_many(texts)] == [engine.classify(t).as_json() for t in texts]
+
+
+def test_training_repeats_exactly_and_an_older_models_blob_is_not_used():
+    """Quality floors in test_quality rest on training being deterministic; a hub's model saved by
+    the earlier engine (weights over raw counts, no idf) is refused, so its hub falls back to the
+    corpus model instead of scoring with weights made for other features."""
+    from modules.triage import corpus
+
+    sample = corpus.training()[:600]
+    first, second = train(sample), train(sample)
+    assert np.array_equal(first.weights, second.weights) and np.array_equal(first.bias, second.bias)
+    older = io.BytesIO()
+    np.savez_compressed(older, weights=first.weights, bias=first.bias)
+    assert LinearModel.load(older.getvalue()) is None
+    assert LinearModel.load(first.dump()) is not None
