@@ -117,6 +117,31 @@ def init_app(app: Flask) -> None:
             for example, platform in report.missed:
                 click.echo(f"missed emergency {example.id}: {platform} ← {example.text}")
 
+    @triage.command("crossvalidate")
+    @click.option("--unsure", default="0.1,0.12,0.15,0.17,0.2", show_default=True,
+                  help="the values of the 'cannot rule out' threshold to compare")
+    def crossvalidate(unsure):
+        """5-fold cross-validation on the corpus's training part, for each value of the 'cannot rule
+        out' threshold: how the engine's thresholds were chosen (the highest accuracy with at least
+        99.2% of emergencies caught)."""
+        from dataclasses import replace
+
+        from modules.triage import corpus
+        from modules.triage.engine import Thresholds
+        from modules.triage.evaluation import cross_validate
+
+        try:
+            values = [float(v) for v in unsure.split(",")]
+        except ValueError:
+            raise click.BadParameter("请用逗号分隔的小数，例如 0.15,0.17", param_hint="--unsure") from None
+        examples = corpus.training()
+        choices = [replace(Thresholds(), unsure=v) for v in values]
+        click.echo(f"training part {len(examples)} examples, 5 folds\n")
+        click.echo("| unsure | platform accuracy | emergency recall |\n|---|---|---|")
+        for choice, r in zip(choices, cross_validate(examples, choices)):
+            mark = " (engine)" if choice == Thresholds() else ""
+            click.echo(f"| {choice.unsure}{mark} | {r.accuracy:.2%} | {r.emergency_recall:.2%} |")
+
     @triage.command("load-template")
     @click.argument("province_code")
     def load_template(province_code):

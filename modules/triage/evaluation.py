@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from modules.triage.corpus import Example
-from modules.triage.engine import EMERGENCY_SIDE, Engine
+from modules.triage.engine import EMERGENCY_SIDE, Engine, Suggestion, Thresholds
 from modules.triage.model import PLATFORMS
 
 
@@ -31,11 +33,16 @@ class Report:
 
 
 def evaluate(engine: Engine, examples: Sequence[Example]) -> Report:
+    return report(examples, engine.classify_many([e.text for e in examples]))
+
+
+def report(examples: Sequence[Example], suggestions: Sequence[Suggestion]) -> Report:
+    """The figures of the engine's suggestions against the examples' labels."""
     confusion = {p: dict.fromkeys(PLATFORMS, 0) for p in PLATFORMS}
     right = kinds = flagged = true_flags = caught = 0
     missed = []
     emergencies = sum(1 for e in examples if e.emergency)
-    for example, s in zip(examples, engine.classify_many([e.text for e in examples])):
+    for example, s in zip(examples, suggestions):
         confusion[example.platform][s.platform] += 1
         right += s.platform == example.platform
         kinds += s.kind == example.kind
@@ -57,6 +64,24 @@ def evaluate(engine: Engine, examples: Sequence[Example]) -> Report:
                   emergency_recall=caught / emergencies if emergencies else 1.0,
                   emergency_precision=true_flags / flagged if flagged else 1.0,
                   classes=classes, confusion=confusion, missed=missed)
+
+
+def cross_validate(examples: Sequence[Example], choices: Sequence[Thresholds], folds: int = 5) -> list[Report]:
+    """For each choice of thresholds, the figures over `folds` folds of `examples` (a fixed shuffle):
+    each fold scored by a model trained on the others. How the engine's thresholds are chosen,
+    without the held-out part or the fresh set."""
+    from modules.triage.model import train
+
+    order = np.random.default_rng(7).permutation(len(examples))
+    parts = [[examples[i] for i in order[k::folds]] for k in range(folds)]
+    scored: list[list[Suggestion]] = [[] for _ in choices]
+    for k, part in enumerate(parts):
+        model = train([e for j, other in enumerate(parts) if j != k for e in other])
+        texts = [e.text for e in part]
+        for suggestions, thresholds in zip(scored, choices):
+            suggestions += Engine(model, None, thresholds).classify_many(texts)
+    pooled = [e for part in parts for e in part]
+    return [report(pooled, suggestions) for suggestions in scored]
 
 
 def markdown(report: Report) -> str:

@@ -162,7 +162,7 @@ def _bucket(ids: np.ndarray) -> np.ndarray:
 
 def features(text: str, hits: dict[str, list[str]], words: list[str] | None = None) -> np.ndarray:
     """Bucket ids of the words, single characters, character pairs, cue groups and each danger with
-    its state (live, calmed, over). A feature that occurs twice counts twice, in training as here."""
+    its state (live, calmed, over). A feature that occurs twice is listed twice: the model reads its count (`model.weigh`)."""
     words = tokens(text) if words is None else words
     points = _points("".join(words))
     return _bucket(np.concatenate((points | _CHAR, _pairs(points), np.array(_word_keys(words, hits), np.uint64))))

@@ -1,7 +1,8 @@
 """The statistical part of triage: three linear support vector machines over the same hashed,
-tf-idf weighted features (platform, emergency, kind), trained with scikit-learn, calibrated into
-probabilities and exported as one weight matrix, so that scoring a request is a few numpy
-operations over its features' rows: no scikit-learn call per request, no per-feature Python loop."""
+tf-idf weighted features (platform, emergency, kind), trained with scikit-learn and exported as one
+weight matrix; the platform and emergency heads' margins are calibrated into probabilities first.
+Scoring a request is a few numpy operations over its features' rows: no scikit-learn call per
+request, no per-feature Python loop."""
 from __future__ import annotations
 
 import io
@@ -31,8 +32,7 @@ FOLDS = 5  # the calibration's folds
 
 def probabilities(logits: Sequence[float]) -> tuple[list[float], float]:
     """Platform probabilities (the joint head's softmax summed per platform) and the emergency
-    probability (the binary head's sigmoid; in cross-validation it caught more emergencies than the
-    joint head's urgent share or a mix of the two)."""
+    probability (the binary head's sigmoid). The export has already calibrated both (`train`)."""
     joint = logits[:_J]
     top = max(joint)
     exps = [math.exp(v - top) for v in joint]
@@ -43,21 +43,28 @@ def probabilities(logits: Sequence[float]) -> tuple[list[float], float]:
     return platform, 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logits[_J]))))
 
 
+def _term_weights(counts: np.ndarray, idf: np.ndarray) -> np.ndarray:
+    """Each feature's count as 1 + log(count), times the feature's idf."""
+    return (1.0 + np.log(counts)) * idf
+
+
 def weigh(counts, idf: np.ndarray):
-    """Feature counts (a sparse matrix) as the model reads them: each count as 1 + log(count), times
-    the feature's idf, each row scaled to length 1, so a long request weighs no more than a short
-    one and a feature every request has weighs little."""
-    x = counts.tocsr(copy=True).astype(np.float32)
-    x.data = (1.0 + np.log(x.data)) * idf[x.indices]
-    lengths = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    """Feature counts (a sparse matrix) as the model reads them: `_term_weights`, each row scaled to
+    length 1, so a long request weighs no more than a short one and a feature every request has
+    weighs little. Lengths are summed in float64, as `LinearModel.logits` does for one row."""
+    x = counts.astype(np.float32)
+    x.data = _term_weights(x.data, idf[x.indices])
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    lengths = np.sqrt(np.bincount(rows, weights=np.square(x.data, dtype=np.float64), minlength=x.shape[0]))
     lengths[lengths == 0] = 1.0
-    x.data /= np.repeat(lengths, np.diff(x.indptr)).astype(np.float32)
+    x.data /= lengths[rows].astype(np.float32)
     return x
 
 
 class LinearModel:
     """`weights` is BUCKETS × WIDTH; a request's logits are its weighted features (`weigh`) times
-    `weights`, plus `bias`. `idf` is 0 for a feature training never saw: it then counts for nothing."""
+    `weights`, plus `bias`. `idf` is 0 for a bucket no training feature fell into: it then counts
+    for nothing."""
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray, idf: np.ndarray):
         self.weights = weights
@@ -65,11 +72,12 @@ class LinearModel:
         self.idf = idf
 
     def logits(self, ids: np.ndarray) -> list[float]:
-        """One request's logits, from its bucket ids (`features`): the arithmetic of `weigh` for one row."""
+        """One request's logits, from its bucket ids (`features`): what `weigh` does to a row, then
+        the product with the weights."""
         ids, counts = np.unique(ids, return_counts=True)
-        values = (1.0 + np.log(counts.astype(np.float32))) * self.idf[ids]
-        length = math.sqrt(float(values @ values)) or 1.0
-        return ((values / length) @ self.weights[ids] + self.bias).tolist()
+        values = _term_weights(counts.astype(np.float32), self.idf[ids])
+        length = math.sqrt(float(np.square(values, dtype=np.float64).sum())) or 1.0
+        return ((values / np.float32(length)) @ self.weights[ids] + self.bias).tolist()
 
     def scores_many(self, counts) -> tuple[list[list[float]], list[list[float]], list[float]]:
         """For many requests at once, from their feature counts (`features_many`): the logits, the
@@ -87,12 +95,8 @@ class LinearModel:
         return buffer.getvalue()
 
     @classmethod
-    def load(cls, blob: bytes) -> LinearModel | None:
-        """The model in `blob`; None for one an earlier engine made (no idf: its weights read raw
-        counts), which its hub no longer uses."""
+    def load(cls, blob: bytes) -> LinearModel:
         with np.load(io.BytesIO(blob)) as data:
-            if "idf" not in data:
-                return None
             return cls(data["weights"], data["bias"], data["idf"])
 
 
@@ -112,18 +116,19 @@ def _margins(x, labels, classes, *, balanced=False) -> tuple[np.ndarray, np.ndar
     with no example gets a bias far below the others)."""
     from sklearn.svm import LinearSVC
 
+    # The solver visits the examples in a random order: a fixed one, so that training repeats exactly.
     svm = LinearSVC(C=SVM_C, loss="hinge", max_iter=20_000, class_weight="balanced" if balanced else None,
-                    random_state=0)  # the solver visits examples in a random order: fixed, so training repeats exactly
+                    random_state=0)
     svm.fit(x, labels)
     coef, intercept = np.zeros((len(classes), BUCKETS)), np.full(len(classes), -30.0)
-    if len(svm.classes_) == 2:  # one row for two classes: the second's margin
-        coef[classes.index(svm.classes_[1])], intercept[classes.index(svm.classes_[1])] = svm.coef_[0], svm.intercept_[0]
-        coef[classes.index(svm.classes_[0])], intercept[classes.index(svm.classes_[0])] = 0.0, 0.0
+    if len(svm.classes_) == 2:  # one row for two classes: the second's margin, the first's is 0
+        first, second = (classes.index(label) for label in svm.classes_)
+        coef[second], intercept[second], intercept[first] = svm.coef_[0], svm.intercept_[0], 0.0
     else:
-        for i, label in enumerate(svm.classes_):
-            coef[classes.index(label)], intercept[classes.index(label)] = svm.coef_[i], svm.intercept_[i]
+        for row, label in enumerate(svm.classes_):
+            at = classes.index(label)
+            coef[at], intercept[at] = svm.coef_[row], svm.intercept_[row]
     return coef, intercept
-
 
 
 def _calibration(x, joint: list[str], emergency: list[bool]) -> tuple[float, float, float]:

@@ -142,7 +142,7 @@ def engine_for(tenant: Tenant) -> Engine:
             (e.model for k, e in list(_engines.items()) if k[2] == model_id), None)
         if model is None:
             with crossing(read=[hub.id]):
-                model = LinearModel.load(db.session.get(TriageModel, model_id).weights) or base_model()
+                model = LinearModel.load(db.session.get(TriageModel, model_id).weights)
         with crossing(read=[hub.id, lists.province_of(hub).id]):  # lists are read down the tree
             version = db.session.get(ListVersion, version_id) if version_id else None
             matcher = Matcher(matters_for(tenant, version)) if version else None

@@ -17,7 +17,7 @@ from saas.extensions import db
 from tenants.models import Tenant
 
 MAX_CASES = 20_000
-KEEP_MODELS = 5  # a hub's newest models kept (each holds its weights, about 2.5 MB)
+KEEP_MODELS = 5  # a hub's newest models kept (each holds its weights, about 3.3 MB)
 GUIDED = "引导解释"
 
 
