@@ -72,9 +72,9 @@ class Thresholds:
     set): the highest platform accuracy at which at least 99.2% of emergencies reach the emergency
     side (the goal is 99%; the margin keeps it on requests the choice never saw). With 11,166
     requests, `unsure` at 0.15, 0.17 and 0.20 gives 95.0%, 95.1% and 95.2% accuracy and 99.3%,
-    99.2% and 99.1% of emergencies (`flask --app wsgi triage crossvalidate`). The pulls of danger cues and of "neither" cues moved accuracy by
-    one request in 11,166 either way: the model already reads the cues (as features, with their
-    state); the pulls only break near ties."""
+    99.2% and 99.1% of emergencies (`flask --app wsgi triage crossvalidate`). The pulls of danger
+    cues and of "neither" cues moved accuracy by one request in 11,166 either way: the model already
+    reads the cues (as features, with their state); the pulls only break near ties."""
 
     emergency: float = 0.5   # the emergency probability from which a request is an emergency
     unsure: float = 0.17     # from here the engine cannot rule an emergency out: it says so, emergency side

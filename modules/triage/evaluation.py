@@ -9,7 +9,7 @@ import numpy as np
 
 from modules.triage.corpus import Example
 from modules.triage.engine import EMERGENCY_SIDE, Engine, Suggestion, Thresholds
-from modules.triage.model import PLATFORMS
+from modules.triage.model import PLATFORMS, train
 
 
 @dataclass
@@ -70,8 +70,6 @@ def cross_validate(examples: Sequence[Example], choices: Sequence[Thresholds], f
     """For each choice of thresholds, the figures over `folds` folds of `examples` (a fixed shuffle):
     each fold scored by a model trained on the others. How the engine's thresholds are chosen,
     without the held-out part or the fresh set."""
-    from modules.triage.model import train
-
     order = np.random.default_rng(7).permutation(len(examples))
     parts = [[examples[i] for i in order[k::folds]] for k in range(folds)]
     scored: list[list[Suggestion]] = [[] for _ in choices]
